@@ -1,0 +1,74 @@
+/*
+ * util.h: allocation wrappers that abort on exhaustion, a growable byte
+ * buffer, and small string helpers shared by every module.
+ *
+ * The x* allocators never return NULL: running out of memory is a broken
+ * invariant for a daemon of this size, and callers stay free of NULL checks.
+ */
+#ifndef EDUMON_UTIL_H
+#define EDUMON_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__)
+#define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
+#define NORETURN __attribute__((noreturn))
+#else
+#define PRINTFLIKE(f, a)
+#define NORETURN
+#endif
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+/* Grow *p to nmemb elements of size bytes, checking the product for overflow. */
+void *xreallocarray(void *p, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Returns a newly allocated formatted string; the caller frees it. */
+char *xasprintf(const char *fmt, ...) PRINTFLIKE(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) PRINTFLIKE(1, 0);
+
+/* Growable buffer, always NUL-terminated after the first append. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+void buf_reset(struct buf *b);
+void buf_reserve(struct buf *b, size_t extra);
+void buf_append(struct buf *b, const void *data, size_t len);
+void buf_puts(struct buf *b, const char *s);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) PRINTFLIKE(2, 3);
+/* Append s as a JSON string literal, quotes included. */
+void buf_json_string(struct buf *b, const char *s);
+/* Detach the contents; the caller owns the returned string (never NULL). */
+char *buf_steal(struct buf *b);
+
+/* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+bool utf8_valid(const char *s, size_t len);
+
+/* Lower-case hex of len bytes into out, which must hold 2*len+1 bytes. */
+void hex_encode(const unsigned char *in, size_t len, char *out);
+
+/* Fill buf with len cryptographically random bytes; aborts on failure. */
+void random_bytes(void *buf, size_t len);
+
+/* Write a random (version 4) UUID, 36 characters plus NUL, into out. */
+void uuid_v4(char out[37]);
+
+/* Monotonic time in microseconds. */
+int64_t now_usec(void);
+
+/* Parse a whole decimal string into a long long within [min, max]. */
+int parse_ll(const char *s, long long min, long long max, long long *out);
+
+#endif

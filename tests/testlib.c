@@ -1,0 +1,2 @@
+#include "testlib.h"
+typedef int testlib_placeholder;
