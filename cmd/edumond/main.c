@@ -1,0 +1,372 @@
+/*
+ * edumond: the edumon daemon. Options, wiring, the event loop. Everything
+ * else lives in lib/.
+ *
+ * Signals only record; the loop acts: SIGHUP reloads the registry, the
+ * first SIGTERM/SIGINT stops accepting and drains in-flight requests, a
+ * second one exits at once.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "directory.h"
+#include "log.h"
+#include "server.h"
+#include "stats.h"
+#include "util.h"
+#include "writer.h"
+
+#define EDUMON_VERSION "0.1.0"
+
+struct options {
+	char *database;
+	char *listen;
+	char *log_level;
+	char *timezone;
+	long writers;
+	long batch_obs;
+	long queue;
+	long max_body;
+	long max_headers;
+	long timeout;
+	long max_obs;
+	long drain;
+	long stmt_timeout_ms;
+};
+
+enum opt_type { OPT_STR, OPT_LONG };
+
+/* Configuration keys: flag, environment variable, type, where, default, help. */
+struct opt_def {
+	const char *flag;
+	const char *env;
+	enum opt_type type;
+	size_t offset;
+	const char *def;
+	long min, max;
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct options, f)
+static const struct opt_def opt_defs[] = {
+    {"database", "EDUMON_DATABASE_URL", OPT_STR, OFF(database), NULL, 0, 0,
+        "PostgreSQL connection string or URL (default: libpq's PG* variables)"},
+    {"listen", "EDUMON_LISTEN", OPT_STR, OFF(listen), "127.0.0.1:8080", 0, 0,
+        "address and port to listen on"},
+    {"log-level", "EDUMON_LOG_LEVEL", OPT_STR, OFF(log_level), "info", 0, 0,
+        "debug, info, warn or error"},
+    {"timezone", "EDUMON_TIMEZONE", OPT_STR, OFF(timezone), "Asia/Shanghai", 0, 0,
+        "time zone of the deployment (periods, today)"},
+    {"writer-connections", "EDUMON_WRITER_CONNECTIONS", OPT_LONG, OFF(writers), "2", 1, 64,
+        "database connections committing submissions"},
+    {"batch-observations", "EDUMON_BATCH_OBSERVATIONS", OPT_LONG, OFF(batch_obs), "5000", 1,
+        1000000, "observations per group-commit transaction"},
+    {"queue", "EDUMON_QUEUE", OPT_LONG, OFF(queue), "2000", 1, 1000000,
+        "submissions waiting for a transaction before new ones get 503"},
+    {"max-body", "EDUMON_MAX_BODY", OPT_LONG, OFF(max_body), "1048576", 1024, 1L << 30,
+        "largest request body, bytes"},
+    {"max-headers", "EDUMON_MAX_HEADERS", OPT_LONG, OFF(max_headers), "16384", 1024,
+        1L << 20, "largest request header block, bytes"},
+    {"timeout", "EDUMON_TIMEOUT", OPT_LONG, OFF(timeout), "30", 1, 3600,
+        "client inactivity timeout, seconds"},
+    {"max-observations", "EDUMON_MAX_OBSERVATIONS", OPT_LONG, OFF(max_obs), "10000", 1,
+        1000000, "observations in one request"},
+    {"drain", "EDUMON_DRAIN", OPT_LONG, OFF(drain), "30", 0, 3600,
+        "seconds to finish in-flight requests on SIGTERM"},
+    {"statement-timeout", "EDUMON_STATEMENT_TIMEOUT", OPT_LONG, OFF(stmt_timeout_ms), "30000",
+        100, 3600000, "database statement timeout, milliseconds"},
+};
+
+struct daemon {
+	struct event_base *base;
+	struct stats *stats;
+	struct writer *writer;
+	struct directory *dir;
+	struct server *server;
+	struct event *sig_term, *sig_int, *sig_hup, *drain_ev;
+	int stopping;
+	long drain_s;
+	int64_t drain_deadline;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: edumond [options]\n\n"
+		   "The edumon daemon: takes school submissions over HTTP and commits them to\n"
+		   "PostgreSQL.\n\noptions (each also read from its environment variable):\n");
+	for (size_t i = 0; i < ARRAY_LEN(opt_defs); i++) {
+		const struct opt_def *d = &opt_defs[i];
+
+		fprintf(f, "  --%-20s %s\n  %-22s [%s%s%s]\n", d->flag, d->help, "", d->env,
+		    d->def ? ", default " : "", d->def ? d->def : "");
+	}
+	fprintf(f, "  --%-20s %s\n  --%-20s %s\n", "help", "show this help", "version",
+	    "show the version");
+}
+
+/* Set option d from text; -1 with a message on stderr if invalid. */
+static int
+opt_set(struct options *o, const struct opt_def *d, const char *value)
+{
+	char *base = (char *)o + d->offset;
+
+	if (d->type == OPT_STR) {
+		char **p = (char **)(void *)base;
+
+		free(*p);
+		*p = xstrdup(value);
+		return 0;
+	} else {
+		long long v;
+
+		if (parse_ll(value, d->min, d->max, &v) < 0) {
+			fprintf(stderr, "edumond: --%s: \"%s\" is not a number in %ld..%ld\n", d->flag,
+			    value, d->min, d->max);
+			return -1;
+		}
+		*(long *)(void *)base = (long)v;
+		return 0;
+	}
+}
+
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	struct option longopts[ARRAY_LEN(opt_defs) + 3];
+	size_t n = 0;
+	int c;
+
+	memset(o, 0, sizeof *o);
+	for (size_t i = 0; i < ARRAY_LEN(opt_defs); i++) {
+		const struct opt_def *d = &opt_defs[i];
+		const char *env = getenv(d->env);
+
+		if (d->def != NULL && opt_set(o, d, d->def) < 0)
+			return -1;
+		if (env != NULL && env[0] != '\0' && opt_set(o, d, env) < 0)
+			return -1;
+		longopts[n++] = (struct option){d->flag, required_argument, NULL, (int)(256 + i)};
+	}
+	longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	longopts[n++] = (struct option){"version", no_argument, NULL, 'V'};
+	longopts[n] = (struct option){NULL, 0, NULL, 0};
+	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		} else if (c == 'V') {
+			printf("edumond %s\n", EDUMON_VERSION);
+			exit(0);
+		} else if (c >= 256 && (size_t)(c - 256) < ARRAY_LEN(opt_defs)) {
+			if (opt_set(o, &opt_defs[c - 256], optarg) < 0)
+				return -1;
+		} else {
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "edumond: unexpected argument \"%s\"\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+options_free(struct options *o)
+{
+	for (size_t i = 0; i < ARRAY_LEN(opt_defs); i++)
+		if (opt_defs[i].type == OPT_STR)
+			free(*(char **)(void *)((char *)o + opt_defs[i].offset));
+}
+
+/* Split "host:port" (or "[v6]:port", or ":port"). */
+static int
+split_listen(const char *s, char **host, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	long long p;
+
+	if (colon == NULL || parse_ll(colon + 1, 0, 65535, &p) < 0)
+		return -1;
+	if (s[0] == '[' && colon > s + 1 && colon[-1] == ']')
+		*host = xstrndup(s + 1, (size_t)(colon - s - 2));
+	else if (colon == s)
+		*host = xstrdup("0.0.0.0");
+	else
+		*host = xstrndup(s, (size_t)(colon - s));
+	*port = (int)p;
+	return 0;
+}
+
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (server_inflight(d->server) == 0 || now_usec() >= d->drain_deadline) {
+		if (server_inflight(d->server) > 0)
+			log_warn("shutdown: %zu requests still in flight after the drain period",
+			    server_inflight(d->server));
+		event_base_loopexit(d->base, NULL);
+	}
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tick = {0, 50000};
+
+	(void)what;
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: reloading the registry");
+		directory_reload(d->dir);
+		return;
+	}
+	if (d->stopping++) {
+		log_warn("second signal: exiting now");
+		event_base_loopbreak(d->base);
+		return;
+	}
+	log_info("%s: no longer accepting; draining %zu requests in flight",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT", server_inflight(d->server));
+	server_stop_accepting(d->server);
+	d->drain_deadline = now_usec() + (int64_t)d->drain_s * 1000000;
+	event_add(d->drain_ev, &tick);
+}
+
+/* Descriptors are the first thing a busy server runs out of. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the descriptor limit: %s", strerror(errno));
+	}
+}
+
+static void
+libevent_log_cb(int severity, const char *msg)
+{
+	log_msg(severity >= EVENT_LOG_ERR ? LOG_ERROR
+		: severity >= EVENT_LOG_WARN ? LOG_WARN
+					     : LOG_DEBUG,
+	    "libevent: %s", msg);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	struct daemon d;
+	struct writer_config wcfg;
+	struct server_config scfg;
+	enum log_level level;
+	char *host = NULL, *cause = NULL;
+	int port, rc = 1;
+
+	if (parse_options(argc, argv, &o) < 0) {
+		options_free(&o);
+		return 2;
+	}
+	if (log_level_parse(o.log_level, &level) < 0) {
+		fprintf(stderr, "edumond: unknown log level \"%s\"\n", o.log_level);
+		options_free(&o);
+		return 2;
+	}
+	if (split_listen(o.listen, &host, &port) < 0) {
+		fprintf(stderr, "edumond: --listen \"%s\": expected HOST:PORT\n", o.listen);
+		options_free(&o);
+		return 2;
+	}
+	log_set_level(level);
+	setenv("TZ", o.timezone, 1);
+	tzset();
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	event_set_log_callback(libevent_log_cb);
+
+	memset(&d, 0, sizeof d);
+	d.base = event_base_new();
+	if (d.base == NULL) {
+		fprintf(stderr, "edumond: cannot create the event loop\n");
+		goto out;
+	}
+	d.stats = stats_new();
+	wcfg.conninfo = o.database;
+	wcfg.connections = (int)o.writers;
+	wcfg.max_batch_obs = (size_t)o.batch_obs;
+	wcfg.max_queue = (size_t)o.queue;
+	wcfg.statement_timeout_ms = (int)o.stmt_timeout_ms;
+	d.writer = writer_new(d.base, &wcfg, d.stats);
+	d.dir = directory_new(d.base, o.database);
+	scfg.host = host;
+	scfg.port = port;
+	scfg.max_body = (size_t)o.max_body;
+	scfg.max_headers = (size_t)o.max_headers;
+	scfg.timeout_s = (int)o.timeout;
+	scfg.max_observations = (size_t)o.max_obs;
+	scfg.max_json_depth = 32;
+	d.server = server_new(d.base, &scfg, d.writer, d.dir, d.stats);
+	if (server_listen(d.server, &cause) < 0) {
+		log_error("%s", cause);
+		free(cause);
+		goto out;
+	}
+	d.sig_term = evsignal_new(d.base, SIGTERM, signal_cb, &d);
+	d.sig_int = evsignal_new(d.base, SIGINT, signal_cb, &d);
+	d.sig_hup = evsignal_new(d.base, SIGHUP, signal_cb, &d);
+	d.drain_ev = event_new(d.base, -1, EV_PERSIST, drain_cb, &d);
+	if (d.sig_term == NULL || d.sig_int == NULL || d.sig_hup == NULL || d.drain_ev == NULL ||
+	    event_add(d.sig_term, NULL) != 0 || event_add(d.sig_int, NULL) != 0 ||
+	    event_add(d.sig_hup, NULL) != 0) {
+		log_error("cannot install signal handlers");
+		goto out;
+	}
+	d.drain_s = o.drain;
+	d.drain_deadline = INT64_MAX;
+	log_info("edumond %s listening on %s:%d (time zone %s)", EDUMON_VERSION, host,
+	    server_port(d.server), o.timezone);
+	if (event_base_dispatch(d.base) < 0) {
+		log_error("event loop failed");
+		goto out;
+	}
+	rc = 0;
+	log_info("edumond stopped");
+out:
+	/* The writer first: it answers what it still holds through the server. */
+	writer_free(d.writer);
+	if (d.server != NULL)
+		server_free(d.server);
+	directory_free(d.dir);
+	stats_free(d.stats);
+	if (d.sig_term != NULL)
+		event_free(d.sig_term);
+	if (d.sig_int != NULL)
+		event_free(d.sig_int);
+	if (d.sig_hup != NULL)
+		event_free(d.sig_hup);
+	if (d.drain_ev != NULL)
+		event_free(d.drain_ev);
+	if (d.base != NULL)
+		event_base_free(d.base);
+	free(host);
+	options_free(&o);
+	return rc;
+}

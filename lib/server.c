@@ -1,0 +1,508 @@
+/*
+ * server.c: see server.h. Routes are a table; each handler gathers what it
+ * needs from the evhttp request, calls pure code, and sends one reply.
+ */
+#include "server.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "directory.h"
+#include "log.h"
+#include "migrations.h"
+#include "payload.h"
+#include "receipt.h"
+#include "stats.h"
+#include "util.h"
+#include "writer.h"
+
+struct server {
+	struct event_base *base;
+	struct server_config cfg;
+	struct writer *writer;
+	struct directory *dir;
+	struct stats *stats;
+	struct evhttp *http;
+	struct evhttp_bound_socket *sock;
+	struct event *resume_ev;
+	size_t inflight;
+	int port;
+};
+
+/* One request waiting for the writer. */
+struct rctx {
+	struct server *s;
+	struct evhttp_request *req;
+	const char *route;
+	int64_t start;
+	struct snapshot *snap;
+};
+
+typedef void (*handler_fn)(struct server *s, struct evhttp_request *req, const char *route);
+
+struct route {
+	enum evhttp_cmd_type method;
+	const char *path;
+	const char *label;
+	handler_fn fn;
+};
+
+static void handle_healthz(struct server *, struct evhttp_request *, const char *);
+static void handle_readyz(struct server *, struct evhttp_request *, const char *);
+static void handle_metrics(struct server *, struct evhttp_request *, const char *);
+static void handle_submit(struct server *, struct evhttp_request *, const char *);
+
+static const struct route routes[] = {
+    {EVHTTP_REQ_GET, "/healthz", "healthz", handle_healthz},
+    {EVHTTP_REQ_GET, "/readyz", "readyz", handle_readyz},
+    {EVHTTP_REQ_GET, "/metrics", "metrics", handle_metrics},
+    {EVHTTP_REQ_POST, "/v1/submissions", "submissions", handle_submit},
+};
+
+static const char *
+reason_of(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+/* Send the one reply of a request and count it. */
+static void
+reply(struct server *s, struct evhttp_request *req, const char *route, int64_t start,
+    int status, const char *content_type, const char *body, size_t len)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	struct evbuffer *buf = evbuffer_new();
+
+	if (buf == NULL)
+		abort();
+	evhttp_add_header(out, "Content-Type", content_type);
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	evbuffer_add(buf, body, len);
+	evhttp_send_reply(req, status, reason_of(status), buf);
+	evbuffer_free(buf);
+	stats_request(s->stats, route, status, (double)(now_usec() - start) / 1e6);
+}
+
+static void
+reply_json(struct server *s, struct evhttp_request *req, const char *route, int64_t start,
+    int status, const char *body)
+{
+	reply(s, req, route, start, status, "application/json; charset=utf-8", body,
+	    strlen(body));
+}
+
+static void
+reply_error(struct server *s, struct evhttp_request *req, const char *route, int64_t start,
+    int status, const char *code, const char *message)
+{
+	char *body = error_json(code, message);
+
+	reply_json(s, req, route, start, status, body);
+	free(body);
+}
+
+static void
+handle_healthz(struct server *s, struct evhttp_request *req, const char *route)
+{
+	reply_json(s, req, route, now_usec(), 200, "{\"status\":\"ok\"}");
+}
+
+static void
+handle_readyz(struct server *s, struct evhttp_request *req, const char *route)
+{
+	struct snapshot *snap = directory_acquire(s->dir);
+	int version = snap != NULL ? snap->schema_version : 0;
+	int want = migrations_latest();
+	bool db = writer_ready(s->writer) && directory_connected(s->dir);
+	bool ok = db && snap != NULL && version == want;
+	char *body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"schema_version\":%d,"
+			       "\"schema_expected\":%d}",
+	    ok ? "ready" : "not_ready", db ? "true" : "false", version, want);
+
+	if (!ok)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "2");
+	reply_json(s, req, route, now_usec(), ok ? 200 : 503, body);
+	free(body);
+	snapshot_release(snap);
+}
+
+static void
+handle_metrics(struct server *s, struct evhttp_request *req, const char *route)
+{
+	struct stats_gauges g;
+	struct buf b;
+
+	memset(&g, 0, sizeof g);
+	g.queue_depth = writer_queue_depth(s->writer);
+	g.pending = writer_pending(s->writer);
+	g.db_up = writer_ready(s->writer);
+	g.connections = s->inflight;
+	buf_init(&b);
+	stats_render(s->stats, &g, &b);
+	reply(s, req, route, now_usec(), 200, "text/plain; version=0.0.4; charset=utf-8", b.data,
+	    b.len);
+	buf_free(&b);
+}
+
+/* Today's date in the process's time zone (TZ is set at start-up). */
+static int32_t
+today(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	return date_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+/* The media type of a Content-Type header without parameters. */
+static bool
+media_is(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+
+	return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static void
+submit_done_cb(struct write_req *wr, const struct write_result *res, void *arg)
+{
+	struct rctx *rc = arg;
+	struct server *s = rc->s;
+	struct evkeyvalq *out = evhttp_request_get_output_headers(rc->req);
+
+	(void)wr;
+	if (res->replayed)
+		evhttp_add_header(out, "Idempotent-Replayed", "true");
+	if (res->status == 503) {
+		char ra[16];
+
+		snprintf(ra, sizeof ra, "%d", res->retry_after > 0 ? res->retry_after : 1);
+		evhttp_add_header(out, "Retry-After", ra);
+	}
+	reply_json(s, rc->req, rc->route, rc->start, res->status, res->body);
+	snapshot_release(rc->snap);
+	s->inflight--;
+	free(rc);
+}
+
+/* Validate an Idempotency-Key: 1..200 printable ASCII characters. */
+static bool
+key_valid(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n == 0 || n > 200)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (k[i] < 0x21 || k[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static void
+handle_submit(struct server *s, struct evhttp_request *req, const char *route)
+{
+	int64_t start = now_usec();
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	const char *auth = evhttp_find_header(in, "Authorization");
+	const char *ct = evhttp_find_header(in, "Content-Type");
+	const char *key = evhttp_find_header(in, "Idempotency-Key");
+	struct snapshot *snap = directory_acquire(s->dir);
+	struct principal who;
+	struct payload_ctx pctx;
+	struct payload_result pres;
+	struct payload *p = NULL;
+	struct write_req *wr;
+	struct rctx *rc;
+	enum payload_status st;
+	size_t len;
+	char *text;
+	bool csv;
+	int retry_after;
+
+	if (snap == NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "2");
+		reply_error(s, req, route, start, 503, "database_unavailable",
+		    "edumond has not yet loaded its registry from the database; retry later");
+		return;
+	}
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+		    "Bearer realm=\"edumon\"");
+		reply_error(s, req, route, start, 401, "unauthorized",
+		    "an Authorization: Bearer <token> header is required");
+		goto out;
+	}
+	if (snapshot_authenticate(snap, auth + 7, strlen(auth + 7), &who) < 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+		    "Bearer realm=\"edumon\", error=\"invalid_token\"");
+		reply_error(s, req, route, start, 401, "unauthorized",
+		    "the token is malformed, unknown or revoked");
+		goto out;
+	}
+	if (who.role == ROLE_MONITOR) {
+		reply_error(s, req, route, start, 403, "forbidden",
+		    "a monitor token cannot submit figures");
+		goto out;
+	}
+	if (ct == NULL || !(media_is(ct, "application/json") || media_is(ct, "text/csv"))) {
+		reply_error(s, req, route, start, 415, "unsupported_media_type",
+		    "send Content-Type: application/json or text/csv");
+		goto out;
+	}
+	csv = media_is(ct, "text/csv");
+	if (key != NULL && !key_valid(key)) {
+		reply_error(s, req, route, start, 400, "bad_idempotency_key",
+		    "Idempotency-Key must be 1 to 200 printable ASCII characters");
+		goto out;
+	}
+	len = evbuffer_get_length(body);
+	text = xmalloc(len + 1);
+	evbuffer_remove(body, text, len);
+	text[len] = '\0';
+
+	memset(&pres, 0, sizeof pres);
+	pctx.catalog = snap->catalog;
+	pctx.registry = snap->registry;
+	pctx.principal = &who;
+	pctx.today = today();
+	pctx.limits.max_observations = s->cfg.max_observations;
+	pctx.limits.max_depth = s->cfg.max_json_depth;
+	st = csv ? payload_parse_csv(&pctx, text, len, &p, &pres)
+		 : payload_parse_json(&pctx, text, len, &p, &pres);
+	if (st != PAYLOAD_OK) {
+		static const int status[] = {
+		    [PAYLOAD_MALFORMED] = 400,
+		    [PAYLOAD_FORBIDDEN] = 403,
+		    [PAYLOAD_INVALID] = 422,
+		    [PAYLOAD_TOO_LARGE] = 413,
+		};
+		char *doc = payload_result_json(&pres);
+
+		reply_json(s, req, route, start, status[st], doc);
+		free(doc);
+		payload_result_clear(&pres);
+		free(text);
+		goto out;
+	}
+	if (key != NULL && p->client_key != NULL && strcmp(key, p->client_key) != 0) {
+		reply_error(s, req, route, start, 422, "invalid_submission",
+		    "the Idempotency-Key header and submission_id differ; send one or make them equal");
+		payload_free(p);
+		free(text);
+		goto out;
+	}
+
+	wr = xcalloc(1, sizeof *wr);
+	wr->payload = p;
+	wr->token_id = who.token_id;
+	wr->unit_id = who.unit_id != 0 ? who.unit_id : p->obs[0].unit->id;
+	wr->idempotency_key = key != NULL ? xstrdup(key)
+	    : p->client_key != NULL	      ? xstrdup(p->client_key)
+					      : NULL;
+	wr->body = text;
+	wr->body_len = len;
+	wr->content_type = csv ? "text/csv" : "application/json";
+	rc = xcalloc(1, sizeof *rc);
+	rc->s = s;
+	rc->req = req;
+	rc->route = route;
+	rc->start = start;
+	rc->snap = snap;
+	wr->done = submit_done_cb;
+	wr->arg = rc;
+	if (writer_submit(s->writer, wr, &retry_after) < 0) {
+		char ra[16];
+
+		free(rc);
+		write_req_free(wr);
+		snprintf(ra, sizeof ra, "%d", retry_after);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+		reply_error(s, req, route, start, 503, "database_unavailable",
+		    writer_ready(s->writer)
+			? "too many submissions are waiting; nothing was stored: retry shortly"
+			: "the database is unavailable; nothing was stored: retry later");
+		goto out;
+	}
+	s->inflight++;
+	return; /* the writer answers; rc owns the snapshot reference */
+out:
+	snapshot_release(snap);
+}
+
+/* Every request enters here; dispatch by the route table. */
+static void
+gen_cb(struct evhttp_request *req, void *arg)
+{
+	struct server *s = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
+	bool path_known = false;
+
+	if (path == NULL)
+		path = uri != NULL ? uri : "";
+	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
+		if (strcmp(routes[i].path, path) != 0)
+			continue;
+		path_known = true;
+		if (routes[i].method == method) {
+			routes[i].fn(s, req, routes[i].label);
+			return;
+		}
+	}
+	if (path_known) {
+		struct buf allow;
+
+		buf_init(&allow);
+		for (size_t i = 0; i < ARRAY_LEN(routes); i++)
+			if (strcmp(routes[i].path, path) == 0)
+				buf_puts(&allow, routes[i].method == EVHTTP_REQ_GET ? "GET" : "POST");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow.data);
+		buf_free(&allow);
+		reply_error(s, req, "other", now_usec(), 405, "method_not_allowed",
+		    "method not allowed on this path");
+		return;
+	}
+	reply_error(s, req, "other", now_usec(), 404, "not_found", "no such endpoint");
+}
+
+/*
+ * The listener's error callback receives evhttp's argument, not ours, so the
+ * (single) server of the process is remembered here.
+ */
+static struct server *accept_owner;
+
+/* Accept failed (most often: out of descriptors). Pause instead of spinning. */
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server *s = accept_owner;
+	struct timeval pause = {1, 0};
+
+	(void)arg;
+	log_warn("http: accept failed (%s); pausing accepts for 1 s",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	evconnlistener_disable(l);
+	evtimer_add(s->resume_ev, &pause);
+}
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->sock != NULL)
+		evconnlistener_enable(evhttp_bound_socket_get_listener(s->sock));
+}
+
+struct server *
+server_new(struct event_base *base, const struct server_config *cfg, struct writer *w,
+    struct directory *d, struct stats *st)
+{
+	struct server *s = xcalloc(1, sizeof *s);
+
+	s->base = base;
+	s->cfg = *cfg;
+	s->writer = w;
+	s->dir = d;
+	s->stats = st;
+	s->http = evhttp_new(base);
+	s->resume_ev = evtimer_new(base, resume_cb, s);
+	if (s->http == NULL || s->resume_ev == NULL)
+		abort();
+	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body);
+	evhttp_set_max_headers_size(s->http, (ev_ssize_t)cfg->max_headers);
+	evhttp_set_timeout(s->http, cfg->timeout_s);
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(s->http, gen_cb, s);
+	return s;
+}
+
+int
+server_listen(struct server *s, char **cause)
+{
+	struct evconnlistener *l;
+	evutil_socket_t fd;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+
+	s->sock = evhttp_bind_socket_with_handle(s->http, s->cfg.host, (ev_uint16_t)s->cfg.port);
+	if (s->sock == NULL) {
+		*cause = xasprintf("cannot listen on %s:%d: %s", s->cfg.host, s->cfg.port,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		return -1;
+	}
+	l = evhttp_bound_socket_get_listener(s->sock);
+	accept_owner = s;
+	evconnlistener_set_error_cb(l, accept_error_cb);
+	fd = evhttp_bound_socket_get_fd(s->sock);
+	s->port = s->cfg.port;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	return 0;
+}
+
+int
+server_port(const struct server *s)
+{
+	return s->port;
+}
+
+void
+server_stop_accepting(struct server *s)
+{
+	if (s->sock != NULL) {
+		evhttp_del_accept_socket(s->http, s->sock);
+		s->sock = NULL;
+	}
+}
+
+size_t
+server_inflight(const struct server *s)
+{
+	return s->inflight;
+}
+
+void
+server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	evhttp_free(s->http);
+	event_free(s->resume_ev);
+	if (accept_owner == s)
+		accept_owner = NULL;
+	free(s);
+}

@@ -1,0 +1,41 @@
+/*
+ * server.h: the HTTP front of edumond (libevent's evhttp): routes, limits,
+ * authentication, and the hand-off of validated submissions to the writer.
+ *
+ * Each request is answered exactly once. Handlers that can answer at once do
+ * so; a submission is answered from the writer's callback after COMMIT.
+ */
+#ifndef EDUMON_SERVER_H
+#define EDUMON_SERVER_H
+
+#include <stddef.h>
+
+struct event_base;
+struct server;
+struct writer;
+struct directory;
+struct stats;
+
+struct server_config {
+	const char *host;
+	int port;
+	size_t max_body;           /* bytes */
+	size_t max_headers;        /* bytes */
+	int timeout_s;             /* read/write inactivity */
+	size_t max_observations;   /* per request */
+	int max_json_depth;
+};
+
+struct server *server_new(struct event_base *base, const struct server_config *cfg,
+    struct writer *w, struct directory *d, struct stats *st);
+/* Bind and listen. 0, or -1 with *cause (caller frees). */
+int server_listen(struct server *s, char **cause);
+/* The port actually bound (useful with port 0). */
+int server_port(const struct server *s);
+/* Stop accepting new connections (SIGTERM); open ones are still served. */
+void server_stop_accepting(struct server *s);
+/* Requests received and not yet answered. */
+size_t server_inflight(const struct server *s);
+void server_free(struct server *s);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * stats.c: see stats.h. Fixed-size tables: routes are few and static, so a
+ * linear search over at most STATS_MAX_SERIES series is cheaper than a hash.
+ */
+#include "stats.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATS_MAX_SERIES 64
+
+static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 0.5, 1, 2.5, 5, 10};
+#define NLAT ARRAY_LEN(latency_bounds)
+static const double batch_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
+#define NBATCH ARRAY_LEN(batch_bounds)
+
+struct series {
+	const char *route;
+	int status;
+	uint64_t count;
+};
+
+struct latency {
+	const char *route;
+	uint64_t buckets[NLAT];
+	uint64_t count;
+	double sum;
+};
+
+struct stats {
+	struct series series[STATS_MAX_SERIES];
+	size_t nseries;
+	struct latency lat[STATS_MAX_SERIES];
+	size_t nlat;
+	uint64_t batch_buckets[NBATCH];
+	uint64_t batches;
+	double batch_req_sum;
+	uint64_t batch_obs;
+	double batch_seconds;
+	uint64_t batches_failed;
+	uint64_t reconnects;
+};
+
+struct stats *
+stats_new(void)
+{
+	return xcalloc(1, sizeof(struct stats));
+}
+
+void
+stats_free(struct stats *s)
+{
+	free(s);
+}
+
+void
+stats_request(struct stats *s, const char *route, int status, double seconds)
+{
+	size_t i;
+
+	for (i = 0; i < s->nseries; i++)
+		if (s->series[i].status == status && strcmp(s->series[i].route, route) == 0)
+			break;
+	if (i == s->nseries && s->nseries < STATS_MAX_SERIES) {
+		s->series[i].route = route;
+		s->series[i].status = status;
+		s->nseries++;
+	}
+	if (i < s->nseries)
+		s->series[i].count++;
+
+	for (i = 0; i < s->nlat; i++)
+		if (strcmp(s->lat[i].route, route) == 0)
+			break;
+	if (i == s->nlat && s->nlat < STATS_MAX_SERIES)
+		s->lat[s->nlat++].route = route;
+	if (i < s->nlat) {
+		for (size_t b = 0; b < NLAT; b++)
+			if (seconds <= latency_bounds[b])
+				s->lat[i].buckets[b]++;
+		s->lat[i].count++;
+		s->lat[i].sum += seconds;
+	}
+}
+
+void
+stats_batch(struct stats *s, size_t requests, size_t observations, double seconds)
+{
+	for (size_t b = 0; b < NBATCH; b++)
+		if ((double)requests <= batch_bounds[b])
+			s->batch_buckets[b]++;
+	s->batches++;
+	s->batch_req_sum += (double)requests;
+	s->batch_obs += observations;
+	s->batch_seconds += seconds;
+}
+
+void
+stats_db_reconnect(struct stats *s)
+{
+	s->reconnects++;
+}
+
+void
+stats_batch_failed(struct stats *s)
+{
+	s->batches_failed++;
+}
+
+void
+stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *out)
+{
+	buf_puts(out, "# HELP edumon_http_requests_total HTTP requests answered, by route and status.\n"
+		      "# TYPE edumon_http_requests_total counter\n");
+	for (size_t i = 0; i < s->nseries; i++)
+		buf_printf(out, "edumon_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+		    s->series[i].route, s->series[i].status,
+		    (unsigned long long)s->series[i].count);
+
+	buf_puts(out, "# HELP edumon_http_request_duration_seconds Time from request to answer.\n"
+		      "# TYPE edumon_http_request_duration_seconds histogram\n");
+	for (size_t i = 0; i < s->nlat; i++) {
+		const struct latency *l = &s->lat[i];
+
+		for (size_t b = 0; b < NLAT; b++)
+			buf_printf(out,
+			    "edumon_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+			    l->route, latency_bounds[b], (unsigned long long)l->buckets[b]);
+		buf_printf(out,
+		    "edumon_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+		    l->route, (unsigned long long)l->count);
+		buf_printf(out, "edumon_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+		    l->route, l->sum);
+		buf_printf(out, "edumon_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+		    l->route, (unsigned long long)l->count);
+	}
+
+	buf_puts(out, "# HELP edumon_commit_batch_requests Requests per group-commit transaction.\n"
+		      "# TYPE edumon_commit_batch_requests histogram\n");
+	for (size_t b = 0; b < NBATCH; b++)
+		buf_printf(out, "edumon_commit_batch_requests_bucket{le=\"%g\"} %llu\n",
+		    batch_bounds[b], (unsigned long long)s->batch_buckets[b]);
+	buf_printf(out, "edumon_commit_batch_requests_bucket{le=\"+Inf\"} %llu\n",
+	    (unsigned long long)s->batches);
+	buf_printf(out, "edumon_commit_batch_requests_sum %.0f\n", s->batch_req_sum);
+	buf_printf(out, "edumon_commit_batch_requests_count %llu\n",
+	    (unsigned long long)s->batches);
+	buf_printf(out,
+	    "# HELP edumon_observations_committed_total Observations committed.\n"
+	    "# TYPE edumon_observations_committed_total counter\n"
+	    "edumon_observations_committed_total %llu\n"
+	    "# HELP edumon_commit_seconds_total Time spent in group-commit transactions.\n"
+	    "# TYPE edumon_commit_seconds_total counter\n"
+	    "edumon_commit_seconds_total %.6f\n"
+	    "# HELP edumon_commit_failures_total Transactions that failed or were cut off.\n"
+	    "# TYPE edumon_commit_failures_total counter\n"
+	    "edumon_commit_failures_total %llu\n"
+	    "# HELP edumon_db_reconnects_total Database connections re-established.\n"
+	    "# TYPE edumon_db_reconnects_total counter\n"
+	    "edumon_db_reconnects_total %llu\n"
+	    "# HELP edumon_writer_queue_depth Requests waiting for a transaction.\n"
+	    "# TYPE edumon_writer_queue_depth gauge\n"
+	    "edumon_writer_queue_depth %zu\n"
+	    "# HELP edumon_writer_pending Requests queued or in a transaction.\n"
+	    "# TYPE edumon_writer_pending gauge\n"
+	    "edumon_writer_pending %zu\n"
+	    "# HELP edumon_db_up Whether a writer connection to PostgreSQL is up.\n"
+	    "# TYPE edumon_db_up gauge\n"
+	    "edumon_db_up %d\n"
+	    "# HELP edumon_http_connections Open client connections.\n"
+	    "# TYPE edumon_http_connections gauge\n"
+	    "edumon_http_connections %zu\n",
+	    (unsigned long long)s->batch_obs, s->batch_seconds,
+	    (unsigned long long)s->batches_failed, (unsigned long long)s->reconnects,
+	    g->queue_depth, g->pending, g->db_up, g->connections);
+}

@@ -1,0 +1,35 @@
+/*
+ * stats.h: the daemon's own metrics, rendered in the Prometheus text
+ * exposition format at GET /metrics. Single-threaded: called from the loop.
+ */
+#ifndef EDUMON_STATS_H
+#define EDUMON_STATS_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+struct stats;
+
+struct stats *stats_new(void);
+void stats_free(struct stats *s);
+/* One answered HTTP request: route label (static string), status, latency. */
+void stats_request(struct stats *s, const char *route, int status, double seconds);
+/* One committed group-commit transaction. */
+void stats_batch(struct stats *s, size_t requests, size_t observations, double seconds);
+/* A database connection (re-)established after the first. */
+void stats_db_reconnect(struct stats *s);
+/* A transaction that failed (server error or lost connection). */
+void stats_batch_failed(struct stats *s);
+
+struct stats_gauges {
+	size_t queue_depth;
+	size_t pending;
+	int db_up;
+	size_t connections;
+};
+
+/* Append the exposition text to out. */
+void stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *out);
+
+#endif
