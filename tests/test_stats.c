@@ -1,0 +1,35 @@
+/*
+ * test_stats.c: the Prometheus exposition of the daemon's own metrics.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "stats.h"
+
+Test(stats, counters_and_histograms_render)
+{
+	struct stats *s = stats_new();
+	struct stats_gauges g = {3, 5, 1, 7};
+	struct buf b;
+
+	stats_request(s, "submissions", 201, 0.004);
+	stats_request(s, "submissions", 201, 0.2);
+	stats_request(s, "submissions", 422, 0.001);
+	stats_batch(s, 12, 240, 0.01);
+	stats_db_reconnect(s);
+	buf_init(&b);
+	stats_render(s, &g, &b);
+	cr_expect(strstr(b.data, "edumon_http_requests_total{route=\"submissions\",status=\"201\"} 2\n"));
+	cr_expect(strstr(b.data, "edumon_http_requests_total{route=\"submissions\",status=\"422\"} 1\n"));
+	cr_expect(strstr(b.data,
+	    "edumon_http_request_duration_seconds_bucket{route=\"submissions\",le=\"0.005\"} 2\n"));
+	cr_expect(strstr(b.data,
+	    "edumon_http_request_duration_seconds_bucket{route=\"submissions\",le=\"+Inf\"} 3\n"));
+	cr_expect(strstr(b.data, "edumon_commit_batch_requests_bucket{le=\"10\"} 0\n"));
+	cr_expect(strstr(b.data, "edumon_commit_batch_requests_bucket{le=\"20\"} 1\n"));
+	cr_expect(strstr(b.data, "edumon_observations_committed_total 240\n"));
+	cr_expect(strstr(b.data, "edumon_db_reconnects_total 1\n"));
+	cr_expect(strstr(b.data, "edumon_writer_queue_depth 3\n"));
+	buf_free(&b);
+	stats_free(s);
+}

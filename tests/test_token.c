@@ -1,0 +1,73 @@
+/*
+ * test_token.c: token generation, shape checks, hashing and the in-memory
+ * token table the daemon authenticates against.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "directory.h"
+#include "token.h"
+#include "util.h"
+
+Test(token, generated_tokens_are_well_formed_and_distinct)
+{
+	char a[TOKEN_LEN + 1], b[TOKEN_LEN + 1];
+
+	token_generate(a);
+	token_generate(b);
+	cr_expect_eq(strlen(a), TOKEN_LEN);
+	cr_expect(strncmp(a, TOKEN_PREFIX, 4) == 0);
+	cr_expect(token_well_formed(a, strlen(a)));
+	cr_expect_str_neq(a, b);
+}
+
+Test(token, malformed_tokens)
+{
+	char t[TOKEN_LEN + 1];
+
+	token_generate(t);
+	cr_expect_not(token_well_formed(t, TOKEN_LEN - 1), "short");
+	cr_expect_not(token_well_formed("", 0));
+	t[10] = '+';
+	cr_expect_not(token_well_formed(t, TOKEN_LEN), "outside base64url");
+	t[10] = 'A';
+	t[0] = 'x';
+	cr_expect_not(token_well_formed(t, TOKEN_LEN), "wrong prefix");
+	t[0] = 'e';
+	t[20] = '\0';
+	cr_expect_not(token_well_formed(t, TOKEN_LEN), "embedded NUL");
+}
+
+Test(token, sha256_known_answer)
+{
+	unsigned char h[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1];
+
+	sha256("abc", 3, h);
+	hex_encode(h, SHA256_LEN, hex);
+	cr_expect_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+Test(token, table_lookup)
+{
+	struct tokens *t = tokens_new();
+	char tok[200][TOKEN_LEN + 1];
+	unsigned char h[SHA256_LEN];
+	struct principal p;
+
+	for (int i = 0; i < 200; i++) {
+		token_generate(tok[i]);
+		sha256(tok[i], TOKEN_LEN, h);
+		tokens_add(t, h, i + 1, i % 2 ? ROLE_SCHOOL : ROLE_REPORTER, 1000 + i);
+	}
+	for (int i = 0; i < 200; i++) {
+		sha256(tok[i], TOKEN_LEN, h);
+		cr_assert_eq(tokens_lookup(t, h, &p), 0);
+		cr_expect_eq(p.token_id, i + 1);
+		cr_expect_eq(p.unit_id, 1000 + i);
+		cr_expect_eq(p.role, i % 2 ? ROLE_SCHOOL : ROLE_REPORTER);
+	}
+	sha256("not a token", 11, h);
+	cr_expect_eq(tokens_lookup(t, h, &p), -1);
+	tokens_free(t);
+}
