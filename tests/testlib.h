@@ -1,7 +1,135 @@
 /*
- * testlib.h: helpers for integration tests (a private PostgreSQL, the real
- * daemon, a small HTTP client). Unit tests do not use it.
+ * testlib.h: helpers for integration tests (test_it_*.c): a PostgreSQL
+ * cluster and fresh migrated databases, the real CLI and daemon run as child
+ * processes, and a small blocking HTTP/1.1 client. Unit tests do not use it.
+ *
+ * Criterion runs every test in its own process, so all state kept here
+ * (the cluster handle, the database counter, the daemons started) is per
+ * process. Functions documented as "fails the test" report through
+ * cr_assert_fail(), which ends the current test; they never return an error.
+ *
+ * Paths are relative to the repository root (tools/pg-local.sh,
+ * deploy/metrics.csv, ...): run the tests from there, as tools/run-tests.sh
+ * does. Environment:
+ *   EDUMON_BUILD_DIR      where edumon and edumond are (default "build")
+ *   EDUMON_TEST_PGHOST    socket directory of a running test cluster whose
+ *   EDUMON_TEST_PGPORT    superuser is "postgres"; without them each test
+ *                         process starts a private cluster of its own
+ *   EDUMON_TEST_TMPDIR    where daemon logs go (kept; the runner removes the
+ *                         directory); without it they go to TMPDIR or /tmp
+ *                         and are deleted when the daemon is stopped
  */
 #ifndef EDUMON_TESTLIB_H
 #define EDUMON_TESTLIB_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+/* The build directory: $EDUMON_BUILD_DIR or "build". Never NULL. */
+const char *tl_build_dir(void);
+
+/*
+ * Superuser conninfo (database "postgres") of the shared test cluster named
+ * by EDUMON_TEST_PGHOST/EDUMON_TEST_PGPORT. If those are unset, the first
+ * call starts a private cluster with tools/pg-local.sh in a temporary
+ * directory, removed atexit by the process that started it. The caller
+ * frees the result. Fails the test if no cluster can be had.
+ */
+char *tl_pg_conninfo_admin(void);
+
+/*
+ * Create a database named <prefix>_<pid>_<counter> (prefix lower-cased,
+ * other characters than [a-z0-9_] replaced by '_') and bring it up with the
+ * real CLI: migrate, catalog load deploy/metrics.csv, schools import
+ * deploy/demo/units.csv. Returns its conninfo; the caller frees it. Fails
+ * the test on any error, with the CLI's output.
+ */
+char *tl_db_create(const char *prefix);
+
+/* Blocking connect to conninfo; the caller PQfinish()es. Fails the test. */
+PGconn *tl_db_connect(const char *conninfo);
+
+/*
+ * Run cmd with "sh -c". If out is not NULL, the command's stdout is
+ * captured into *out (NUL-terminated, caller frees), otherwise it is
+ * inherited; stderr is always inherited. Returns the exit status, or -1 if
+ * the command was killed by a signal.
+ */
+int tl_run(const char *cmd, char **out);
+
+/*
+ * Run "edumon --database '<conninfo>' token create ARGS" and return the
+ * token (its first line of output, trimmed); the caller frees it. Fails the
+ * test if the command fails or prints nothing.
+ */
+char *tl_token(const char *conninfo, const char *args);
+
+struct tl_daemon;
+
+/*
+ * Start BUILD/edumond --listen 127.0.0.1:PORT --database CONNINFO
+ * EXTRA_ARGS (split by the shell; may be NULL) on a free loopback port, with
+ * stdout and stderr going to a log file, and wait up to 10 s until GET
+ * /healthz answers 200. Fails the test, printing the end of the log, if the
+ * daemon exits or does not become healthy. The daemon is killed if the test
+ * process exits without stopping it. Release with tl_daemon_stop() or
+ * tl_daemon_kill().
+ */
+struct tl_daemon *tl_daemon_start(const char *conninfo, const char *extra_args);
+
+/* The TCP port the daemon listens on. */
+int tl_daemon_port(const struct tl_daemon *d);
+
+/* Path of the daemon's log file (its stdout and stderr); owned by d. */
+const char *tl_daemon_log(const struct tl_daemon *d);
+
+/*
+ * Send SIGTERM and wait up to 10 s for the daemon to exit (then SIGKILL).
+ * Returns its exit status, or -1 if it died of a signal or had to be
+ * killed; the end of the log is printed to stderr unless the status is 0.
+ * Frees d.
+ */
+int tl_daemon_stop(struct tl_daemon *d);
+
+/* SIGKILL the daemon, reap it and free d. */
+void tl_daemon_kill(struct tl_daemon *d);
+
+/* A response read by tl_http(). body is NUL-terminated (also when empty). */
+struct tl_resp {
+	int status;
+	char *headers; /* "Name: value\r\n" lines, status line excluded */
+	char *body;    /* de-chunked */
+	size_t body_len;
+};
+
+/*
+ * One HTTP/1.1 request to 127.0.0.1:port over a new connection, sent with
+ * "Connection: close". headers is "Name: value\r\n..." or NULL;
+ * Content-Length is added when body is not NULL. Reads the whole response
+ * (by Content-Length, chunked encoding, or until the server closes). At most
+ * 5 s in all. Returns 0 and fills *out (release with tl_resp_free()), or -1
+ * on a socket error, a timeout or a malformed response (*out is then empty
+ * and safe to free).
+ */
+int tl_http(int port, const char *method, const char *path, const char *headers,
+	    const char *body, size_t body_len, struct tl_resp *out);
+
+/* Free what r holds and zero it; r itself is not freed. */
+void tl_resp_free(struct tl_resp *r);
+
+/*
+ * Value of the first header called name (case-insensitive), with
+ * surrounding blanks removed, or NULL. The result lives in a static buffer
+ * overwritten by the next call.
+ */
+const char *tl_resp_header(const struct tl_resp *r, const char *name);
+
+/*
+ * Run sql and return the first column of the first row as a string (caller
+ * frees), or NULL if there is no row or the value is SQL NULL. Fails the
+ * test if the query fails.
+ */
+char *tl_query_value(PGconn *c, const char *sql);
+
 #endif
