@@ -302,6 +302,31 @@ COMMENT ON COLUMN edumon.v_unit.province_name IS 'Name of that province.';
 COMMENT ON COLUMN edumon.v_unit.created_at IS 'When the unit was first imported.';
 COMMENT ON COLUMN edumon.v_unit.updated_at IS 'When an import last changed the unit.';
 
+CREATE VIEW edumon.v_metric AS
+SELECT m.code, m.name_zh, m.name_en, m.unit, m.kind, m.period_kind, m.min_value, m.max_value,
+       m.stages, m.unit_kinds, m.description
+FROM edumon.metric m;
+
+COMMENT ON VIEW edumon.v_metric IS
+    'The metric catalog: what is reported, by which units and stages, for which period kind. Join on metric_code to find who should report a metric.';
+COMMENT ON COLUMN edumon.v_metric.code IS 'Metric code, as metric_code in the other views.';
+COMMENT ON COLUMN edumon.v_metric.name_zh IS 'Chinese name as district staff know it.';
+COMMENT ON COLUMN edumon.v_metric.name_en IS 'English name.';
+COMMENT ON COLUMN edumon.v_metric.unit IS
+    'Display unit (% for rates, whose values are fractions 0..1; 人, 次, 班, ...).';
+COMMENT ON COLUMN edumon.v_metric.kind IS
+    'rate (numerator and denominator counts; aggregate as sum/sum), count or value.';
+COMMENT ON COLUMN edumon.v_metric.period_kind IS
+    'Period kind it is reported for: day, week, month, quarter, term, school_year or year.';
+COMMENT ON COLUMN edumon.v_metric.min_value IS 'Smallest valid value (for a rate, of the fraction).';
+COMMENT ON COLUMN edumon.v_metric.max_value IS 'Largest valid value (for a rate normally 1).';
+COMMENT ON COLUMN edumon.v_metric.stages IS
+    'School stages that report it; empty means any stage. Compare with v_unit.stages using &&.';
+COMMENT ON COLUMN edumon.v_metric.unit_kinds IS
+    'Kinds of unit that report it (school, childcare, guidance_point, district, ...), as v_unit.kind.';
+COMMENT ON COLUMN edumon.v_metric.description IS
+    'What exactly is counted, the target and the source plan.';
+
 CREATE VIEW edumon.v_observation AS
 SELECT u.code AS unit_code, u.name AS unit_name, u.kind AS unit_kind,
        vu.district_code, vu.district_name,
@@ -485,6 +510,6 @@ COMMENT ON COLUMN edumon.v_submission.content_type IS 'application/json or text/
 COMMENT ON COLUMN edumon.v_submission.observations IS 'Number of observations the submission recorded.';
 COMMENT ON COLUMN edumon.v_submission.received_at IS 'When the submission was committed.';
 
-GRANT SELECT ON edumon.v_unit, edumon.v_observation, edumon.v_observation_revision,
+GRANT SELECT ON edumon.v_unit, edumon.v_metric, edumon.v_observation, edumon.v_observation_revision,
                 edumon.v_latest, edumon.v_district_rate, edumon.v_submission
     TO edumon_analyst;
