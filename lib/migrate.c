@@ -510,6 +510,7 @@ report_error(struct import *im, size_t line, const char *fmt, ...)
 	free(msg);
 }
 
+/* qsort order of problems: by line, then as found. */
 static int
 row_error_cmp(const void *a, const void *b)
 {
@@ -549,6 +550,7 @@ trim(char *s)
 	return s;
 }
 
+/* True if s can be a unit code: 1 to 32 of [0-9A-Za-z_-], as org_unit.code's CHECK. */
 static bool
 code_valid(const char *s)
 {
@@ -577,6 +579,7 @@ utf8_chars(const char *s)
 	return n;
 }
 
+/* True if s holds an ASCII control character (a line break in a name is a mistake). */
 static bool
 has_control(const char *s)
 {
@@ -616,12 +619,14 @@ kind_rank(enum unit_kind kind)
 	}
 }
 
+/* qsort and bsearch order of units: by code. */
 static int
 unode_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct unode *)a)->code, ((const struct unode *)b)->code);
 }
 
+/* The unit with code (NULL: none) among im->nodes, sorted by code. */
 static struct unode *
 unode_find(const struct import *im, const char *code)
 {

@@ -115,7 +115,8 @@ static const struct cmd_entry cmd_table[] = {
 	            "  urban        true or false (empty: true)\n"
 	            "  public       true or false (empty: true)\n"
 	            "Units are matched by code and updated. If any row is bad, every problem is\n"
-	            "listed as \"line N: ...\" and nothing is changed. Prints \"N inserted, M updated\".\n",
+	            "listed as \"line N: ...\" and nothing is changed. Prints\n"
+	            "\"N inserted, M updated\".\n",
 	    .min_args = 1,
 	    .max_args = 1,
 	    .exec = cmd_schools_import,
@@ -304,6 +305,7 @@ fail:
 	return -1;
 }
 
+/* edumon migrate: bring the schema up to date; says how many were applied. */
 static int
 cmd_migrate(struct cmd_ctx *ctx, char **cause)
 {
@@ -321,6 +323,7 @@ cmd_migrate(struct cmd_ctx *ctx, char **cause)
 	return 0;
 }
 
+/* edumon catalog load FILE: parse the whole file first, then upsert it. */
 static int
 cmd_catalog_load(struct cmd_ctx *ctx, char **cause)
 {
@@ -349,6 +352,7 @@ out:
 	return rc;
 }
 
+/* edumon schools import FILE: all rows or none; every bad row listed on stderr. */
 static int
 cmd_schools_import(struct cmd_ctx *ctx, char **cause)
 {
@@ -375,6 +379,7 @@ out:
 	return rc;
 }
 
+/* edumon token create: the token alone on stdout, the rest on stderr. */
 static int
 cmd_token_create(struct cmd_ctx *ctx, char **cause)
 {
@@ -421,6 +426,7 @@ print_field(const char *s, char sep)
 	fputc(sep, stdout);
 }
 
+/* edumon token list: a header line, then one tab-separated line a token. */
 static int
 cmd_token_list(struct cmd_ctx *ctx, char **cause)
 {
@@ -457,6 +463,7 @@ check_token_id(struct cmd_ctx *ctx, char **cause)
 	return 0;
 }
 
+/* edumon token revoke ID: idempotent; an unknown ID is an error. */
 static int
 cmd_token_revoke(struct cmd_ctx *ctx, char **cause)
 {
@@ -532,6 +539,7 @@ usage_error(const struct cmd_entry *ce, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* Parse, find the command in cmd_table, connect and run it (exit statuses: see the top). */
 int
 main(int argc, char **argv)
 {
