@@ -22,6 +22,15 @@
 #
 # EDUMON_TEST_TIMEOUT (seconds, default 600; 1800 under valgrind) bounds each
 # binary: Criterion's own --timeout does not stop a hung test in 2.4.
+# EDUMON_VALGRIND_JOBS (default 1) is Criterion's -j under valgrind; each
+# process logs to its own file, so more than one job is safe, and each test
+# costs ~2 s of valgrind start-up.
+#
+# Address-space randomisation is turned off for the test binaries (setarch
+# -R, where permitted): Criterion 2.4 runs each test in a re-executed copy of
+# the binary and hands ParameterizedTest parameters over by value, so a
+# parameter holding a pointer to static data (a string literal) is only
+# valid if both copies are loaded at the same address.
 set -eu
 
 prog=run-tests
@@ -103,6 +112,11 @@ EDUMON_TEST_TMPDIR=$work/tmp
 mkdir -p "$EDUMON_TEST_TMPDIR"
 export EDUMON_BUILD_DIR EDUMON_TEST_TMPDIR
 
+norandom=
+if setarch "$(uname -m)" -R true >/dev/null 2>&1; then
+	norandom="setarch $(uname -m) -R"
+fi
+
 esc=$(printf '\033')
 passed=0
 failed=0
@@ -121,7 +135,8 @@ for t in "$@"; do
 		mkdir -p "$vgdir"
 		set -- valgrind --leak-check=full --show-leak-kinds=definite,indirect \
 			--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
-			--trace-children=yes --log-file="$vgdir/%p.log" "$t" -j1
+			--trace-children=yes --log-file="$vgdir/%p.log" \
+			"$t" -j"${EDUMON_VALGRIND_JOBS:-1}"
 	else
 		set -- "$t"
 	fi
@@ -129,7 +144,8 @@ for t in "$@"; do
 	# positional parameters for the command line is safe.
 	{
 		rc=0
-		timeout -k 10 "$limit" "$@" 2>&1 || rc=$?
+		# shellcheck disable=SC2086 # $norandom is a command prefix or empty
+		timeout -k 10 "$limit" $norandom "$@" 2>&1 || rc=$?
 		echo "$rc" >"$work/rc"
 	} | tee "$out"
 	rc=$(cat "$work/rc")
