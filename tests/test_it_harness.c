@@ -112,13 +112,15 @@ static char *
 fake_build_dir(void)
 {
 	char self[4096], *dir, *script;
+	const char *tmp;
 	ssize_t n;
 	FILE *f;
 
 	n = readlink("/proc/self/exe", self, sizeof self - 1);
 	cr_assert_gt(n, 0, "readlink /proc/self/exe: %s", strerror(errno));
 	self[n] = '\0';
-	dir = xstrdup("/tmp/edumon-fake-XXXXXX");
+	tmp = getenv("EDUMON_TEST_TMPDIR");
+	dir = xasprintf("%s/edumon-fake-XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	cr_assert_not_null(mkdtemp(dir));
 	script = xasprintf("%s/edumond", dir);
 	f = fopen(script, "w");
