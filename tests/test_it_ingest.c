@@ -476,3 +476,88 @@ Test(ingest, body_too_large, .init = setup_small_body)
 	tl_resp_free(&r);
 	free(body);
 }
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+/* Open a connection and send one complete request without reading. */
+static int
+send_raw(int port, const char *token, const char *body)
+{
+	struct sockaddr_in sa;
+	char head[512];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	snprintf(head, sizeof head,
+	    "POST /v1/submissions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+	    "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n\r\n",
+	    token, strlen(body));
+	cr_assert_eq(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+	cr_assert_eq(write(fd, body, strlen(body)), (ssize_t)strlen(body));
+	return fd;
+}
+
+/* Read a whole response until the server closes; return its status. */
+static int
+read_status(int fd)
+{
+	char buf[65536];
+	size_t len = 0;
+	ssize_t n;
+	int status = -1;
+
+	while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fd);
+	sscanf(buf, "HTTP/1.1 %d", &status);
+	return status;
+}
+
+Test(ingest, concurrent_requests_share_transactions_and_keep_order)
+{
+	enum { N = 40, SAME = 10 };
+	int fds[N];
+	char body[256];
+	struct tl_resp r;
+	const char *p;
+	long batches;
+
+	/* 30 distinct months, then 10 corrections of one key sent together. */
+	for (int i = 0; i < N - SAME; i++) {
+		snprintf(body, sizeof body,
+		    "{\"school\":\"" SCHOOL "\",\"period\":\"%d-%02d\","
+		    "\"metrics\":{\"emergency_drills\":%d}}",
+		    2018 + i / 12, 1 + i % 12, i);
+		fds[i] = send_raw(E.port, E.school_token, body);
+	}
+	for (int i = N - SAME; i < N; i++) {
+		snprintf(body, sizeof body,
+		    "{\"school\":\"" SCHOOL "\",\"period\":\"2021-2022-1\","
+		    "\"metrics\":{\"class_size_max\":%d}}",
+		    40 + i);
+		fds[i] = send_raw(E.port, E.school_token, body);
+	}
+	for (int i = 0; i < N; i++)
+		cr_expect_eq(read_status(fds[i]), 201, "request %d", i);
+	cr_expect_eq(count("SELECT count(*) FROM edumon.submission"), N);
+	cr_expect_eq(count("SELECT count(*) FROM edumon.observation"), N - SAME + 1);
+	cr_expect_eq(count("SELECT revision FROM edumon.observation WHERE period = '2021-2022-1'"),
+	    SAME, "every correction applied once");
+	cr_expect_eq(count("SELECT count(*) FROM edumon.observation_revision"), SAME - 1);
+	cr_assert_eq(tl_http(E.port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+	p = strstr(r.body, "edumon_commit_batch_requests_count ");
+	cr_assert_not_null(p);
+	batches = atol(p + strlen("edumon_commit_batch_requests_count "));
+	cr_expect(batches >= 1 && batches < N, "group commit: %ld transactions for %d requests",
+	    batches, N);
+	tl_resp_free(&r);
+}
