@@ -4,7 +4,7 @@
  * kinds of unit and which school stages report them.
  *
  * The catalog is data: deploy/metrics.csv is loaded into the metric table by
- * `edumon catalog load` (and `edumon migrate`), and edumond reads the table.
+ * `edumon catalog load`, and edumond reads the table.
  * catalog_parse_csv reads that file format:
  *
  *   code,name_zh,name_en,unit,kind,period_kind,min,max,stages,unit_kinds,description

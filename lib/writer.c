@@ -751,6 +751,7 @@ replay_done_cb(const struct pgc_outcome *out, void *arg)
 		    "this Idempotency-Key was used for a different submission body");
 		return;
 	}
+	free(r->revisions);
 	r->revisions = xcalloc(r->payload->nobs + 1, sizeof(int));
 	for (int i = 0; i < n; i++)
 		r->revisions[i] = atoi(PQgetvalue(res, i, 2));
