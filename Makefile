@@ -90,22 +90,30 @@ deps:
 UNIT_TESTS := $(filter-out $(BUILD)/tests/test_it_%,$(TESTS))
 IT_TESTS   := $(filter $(BUILD)/tests/test_it_%,$(TESTS))
 
-test: all $(TESTS)
+# test and run install missing Debian packages first, then build in a
+# sub-make so that pkg-config is asked again once the packages are there.
+test: deps
+	@$(MAKE) --no-print-directory all $(TESTS)
 	@sh tools/run-tests.sh $(BUILD) $(UNIT_TESTS) $(IT_TESTS)
 
-test-unit: all $(UNIT_TESTS)
+test-unit: deps
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
 	@sh tools/run-tests.sh $(BUILD) $(UNIT_TESTS)
 
-test-integration: all $(IT_TESTS)
+test-integration: deps
+	@$(MAKE) --no-print-directory all $(IT_TESTS)
 	@sh tools/run-tests.sh $(BUILD) $(IT_TESTS)
 
-valgrind-unit: $(UNIT_TESTS)
+valgrind-unit: deps
+	@$(MAKE) --no-print-directory $(UNIT_TESTS)
 	@sh tools/run-tests.sh --valgrind $(BUILD) $(UNIT_TESTS)
 
-run: all
+run: deps
+	@$(MAKE) --no-print-directory all
 	@sh tools/run.sh $(BUILD)
 
-bench: all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh $(BUILD)
 
 format:

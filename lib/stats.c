@@ -169,9 +169,9 @@ stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *ou
 	    "# HELP edumon_db_up Whether a writer connection to PostgreSQL is up.\n"
 	    "# TYPE edumon_db_up gauge\n"
 	    "edumon_db_up %d\n"
-	    "# HELP edumon_http_connections Open client connections.\n"
-	    "# TYPE edumon_http_connections gauge\n"
-	    "edumon_http_connections %zu\n",
+	    "# HELP edumon_http_inflight Submissions received and not yet answered.\n"
+	    "# TYPE edumon_http_inflight gauge\n"
+	    "edumon_http_inflight %zu\n",
 	    (unsigned long long)s->batch_obs, s->batch_seconds,
 	    (unsigned long long)s->batches_failed, (unsigned long long)s->reconnects,
 	    g->queue_depth, g->pending, g->db_up, g->connections);
