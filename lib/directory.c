@@ -12,6 +12,7 @@
 #include "util.h"
 
 #define RELOAD_EVERY_S 60
+#define TOUCH_EVERY_S 10
 
 struct token_entry {
 	unsigned char hash[SHA256_LEN];
@@ -35,6 +36,9 @@ struct directory {
 	struct snapshot *current;
 	struct event *timer;
 	struct event *retry;
+	struct event *touch;
+	int *used;       /* token ids used since the last write, unique */
+	size_t nused, capused;
 	bool loading;
 	bool again; /* a reload was asked for while loading */
 };
@@ -264,6 +268,53 @@ fail:
 
 static void directory_load(struct directory *d);
 
+void
+directory_note_use(struct directory *d, int token_id)
+{
+	/* A handful of tokens are active at once: a linear scan is enough. */
+	for (size_t i = 0; i < d->nused; i++)
+		if (d->used[i] == token_id)
+			return;
+	if (d->nused == d->capused) {
+		d->capused = d->capused ? d->capused * 2 : 16;
+		d->used = xreallocarray(d->used, d->capused, sizeof *d->used);
+	}
+	d->used[d->nused++] = token_id;
+}
+
+static void
+touch_done_cb(const struct pgc_outcome *out, void *arg)
+{
+	(void)arg;
+	if (!out->ok)
+		log_warn("directory: cannot record token use: %s", out->error);
+}
+
+/* Write last_used_at for the tokens used since the last call. */
+static void
+touch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct directory *d = arg;
+	struct buf ids;
+	const char *v[1];
+	struct pgc_stmt stmt;
+
+	(void)fd;
+	(void)what;
+	if (d->nused == 0 || !pgc_ready(d->pgc))
+		return;
+	buf_init(&ids);
+	for (size_t i = 0; i < d->nused; i++)
+		buf_printf(&ids, "%c%d", i == 0 ? '{' : ',', d->used[i]);
+	buf_putc(&ids, '}');
+	v[0] = ids.data;
+	stmt = (struct pgc_stmt){NULL,
+	    "UPDATE edumon.api_token SET last_used_at = now() WHERE id = ANY($1::int[])", 1, v};
+	if (pgc_submit(d->pgc, &stmt, 1, touch_done_cb, NULL) == 0)
+		d->nused = 0;
+	buf_free(&ids);
+}
+
 static void
 load_done_cb(const struct pgc_outcome *out, void *arg)
 {
@@ -349,6 +400,7 @@ directory_new(struct event_base *base, const char *conninfo)
 {
 	struct directory *d = xcalloc(1, sizeof *d);
 	struct timeval every = {RELOAD_EVERY_S, 0};
+	struct timeval touch_every = {TOUCH_EVERY_S, 0};
 
 	d->base = base;
 	d->cfg.conninfo = conninfo;
@@ -361,7 +413,9 @@ directory_new(struct event_base *base, const char *conninfo)
 	d->cfg.arg = d;
 	d->timer = event_new(base, -1, EV_PERSIST, timer_cb, d);
 	d->retry = evtimer_new(base, timer_cb, d);
-	if (d->timer == NULL || d->retry == NULL || event_add(d->timer, &every) != 0)
+	d->touch = event_new(base, -1, EV_PERSIST, touch_cb, d);
+	if (d->timer == NULL || d->retry == NULL || d->touch == NULL ||
+	    event_add(d->timer, &every) != 0 || event_add(d->touch, &touch_every) != 0)
 		abort();
 	d->pgc = pgc_new(base, &d->cfg);
 	return d;
@@ -374,7 +428,9 @@ directory_free(struct directory *d)
 		return;
 	event_free(d->timer);
 	event_free(d->retry);
+	event_free(d->touch);
 	pgc_free(d->pgc);
+	free(d->used);
 	snapshot_release(d->current);
 	free(d);
 }

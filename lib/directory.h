@@ -41,6 +41,13 @@ void directory_reload(struct directory *d);
  * successful load. Release it with snapshot_release. */
 struct snapshot *directory_acquire(struct directory *d);
 void snapshot_release(struct snapshot *s);
+/*
+ * Record that a token was used. The daemon writes api_token.last_used_at
+ * for the tokens used since the last write about every ten seconds, in one
+ * statement, off the request path.
+ */
+void directory_note_use(struct directory *d, int token_id);
+
 /* True when the control connection is up. */
 bool directory_connected(const struct directory *d);
 

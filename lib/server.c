@@ -264,6 +264,7 @@ handle_submit(struct server *s, struct evhttp_request *req, const char *route)
 		    "the token is malformed, unknown or revoked");
 		goto out;
 	}
+	directory_note_use(s->dir, who.token_id);
 	if (who.role == ROLE_MONITOR) {
 		reply_error(s, req, route, start, 403, "forbidden",
 		    "a monitor token cannot submit figures");

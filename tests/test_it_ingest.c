@@ -561,3 +561,25 @@ Test(ingest, concurrent_requests_share_transactions_and_keep_order)
 	    batches, N);
 	tl_resp_free(&r);
 }
+
+Test(ingest, token_use_is_recorded)
+{
+	struct tl_resp r;
+	long used = 0;
+
+	post(E.school_token, "application/json", NULL,
+	    "{\"school\":\"" SCHOOL "\",\"period\":\"2021-2022-1\",\"metrics\":{\"class_size_max\":52}}",
+	    &r);
+	cr_assert_eq(r.status, 201);
+	tl_resp_free(&r);
+	for (int i = 0; i < 150 && used == 0; i++) {
+		used = count("SELECT count(*) FROM edumon.api_token WHERE role = 'school'"
+			     " AND last_used_at IS NOT NULL");
+		if (used == 0)
+			usleep(100000);
+	}
+	cr_expect_eq(used, 1, "last_used_at written within the flush interval");
+	cr_expect_eq(count("SELECT count(*) FROM edumon.api_token WHERE role <> 'school'"
+			   " AND last_used_at IS NOT NULL"),
+	    0, "unused tokens stay untouched");
+}
