@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "charset.h"
 #include "directory.h"
 #include "log.h"
 #include "migrations.h"
@@ -240,7 +241,7 @@ handle_submit(struct server *s, struct evhttp_request *req, const char *route)
 	struct rctx *rc;
 	enum payload_status st;
 	size_t len;
-	char *text;
+	char *text, charset[32];
 	bool csv;
 	int retry_after;
 
@@ -276,6 +277,12 @@ handle_submit(struct server *s, struct evhttp_request *req, const char *route)
 		goto out;
 	}
 	csv = media_is(ct, "text/csv");
+	charset_param(ct, charset, sizeof charset);
+	if (!charset_is_utf8(charset) && !(csv && charset_is_gb(charset))) {
+		reply_error(s, req, route, start, 415, "unsupported_media_type",
+		    csv ? "CSV must be UTF-8 or GB18030/GBK (charset=gbk)" : "JSON must be UTF-8");
+		goto out;
+	}
 	if (key != NULL && !key_valid(key)) {
 		reply_error(s, req, route, start, 400, "bad_idempotency_key",
 		    "Idempotency-Key must be 1 to 200 printable ASCII characters");
@@ -285,6 +292,26 @@ handle_submit(struct server *s, struct evhttp_request *req, const char *route)
 	text = xmalloc(len + 1);
 	evbuffer_remove(body, text, len);
 	text[len] = '\0';
+	if (csv && charset_is_gb(charset)) {
+		char *utf8, *why = NULL;
+		size_t ulen;
+
+		if (charset_gb_to_utf8(text, len, &utf8, &ulen, &why) < 0) {
+			reply_error(s, req, route, start, 400, "malformed_body", why);
+			free(why);
+			free(text);
+			goto out;
+		}
+		free(text);
+		text = utf8;
+		len = ulen;
+	} else if (csv && !utf8_valid(text, len)) {
+		reply_error(s, req, route, start, 400, "malformed_body",
+		    "the body is not UTF-8 text; a spreadsheet saved as GBK can be sent with"
+		    " Content-Type: text/csv; charset=gbk");
+		free(text);
+		goto out;
+	}
 
 	memset(&pres, 0, sizeof pres);
 	pctx.catalog = snap->catalog;

@@ -583,3 +583,32 @@ Test(ingest, token_use_is_recorded)
 			   " AND last_used_at IS NOT NULL"),
 	    0, "unused tokens stay untouched");
 }
+
+Test(ingest, gbk_csv_from_a_chinese_excel)
+{
+	struct tl_resp r;
+	/* gbk is plain ASCII (valid GBK too); bad starts its row with 连云 in
+	 * GBK bytes, which are not UTF-8. */
+	const char *gbk = "school,period,metric,value,numerator,denominator\r\n"
+			  SCHOOL ",2021-2022-1,class_size_max,47,,\r\n";
+	const char *bad = "school,period,metric,value,numerator,denominator\r\n"
+			  "\xc1\xac\xd4\xc6," "2021-2022-1,class_size_max,47,,\r\n";
+
+	post(E.school_token, "text/csv; charset=gbk", NULL, gbk, &r);
+	cr_expect_eq(r.status, 201, "got %d: %s", r.status, r.body);
+	tl_resp_free(&r);
+	post(E.school_token, "text/csv", NULL, bad, &r);
+	cr_expect_eq(r.status, 400, "GBK bytes without a charset: %s", r.body);
+	cr_expect(strstr(r.body, "charset=gbk") != NULL, "the answer says how to send it");
+	tl_resp_free(&r);
+	post(E.school_token, "text/csv; charset=gbk", NULL, bad, &r);
+	cr_expect_eq(r.status, 403, "converted, then refused as an unknown school: %s", r.body);
+	cr_expect(strstr(r.body, "连云") != NULL, "the code is echoed as UTF-8: %s", r.body);
+	tl_resp_free(&r);
+	post(E.school_token, "text/csv; charset=latin1", NULL, gbk, &r);
+	cr_expect_eq(r.status, 415);
+	tl_resp_free(&r);
+	post(E.school_token, "application/json; charset=gbk", NULL, "{}", &r);
+	cr_expect_eq(r.status, 415);
+	tl_resp_free(&r);
+}
