@@ -31,14 +31,16 @@ Test(util, buf_grows_and_stays_terminated)
 	}
 }
 
+/*
+ * Criterion hands parameters to a fresh process by copying bytes, so the
+ * parameters are indices into file-scope tables, never pointers.
+ */
 struct esc_case {
 	const char *in;
 	const char *out;
 };
 
-ParameterizedTestParameters(util, json_string_escapes)
-{
-	static struct esc_case cases[] = {
+static const struct esc_case esc_cases[] = {
 	    {"plain", "\"plain\""},
 	    {"a\"b", "\"a\\\"b\""},
 	    {"back\\slash", "\"back\\\\slash\""},
@@ -46,12 +48,20 @@ ParameterizedTestParameters(util, json_string_escapes)
 	    {"\x01\x1f", "\"\\u0001\\u001f\""},
 	    {"连云区", "\"连云区\""},
 	    {"", "\"\""},
-	};
-	return cr_make_param_array(struct esc_case, cases, sizeof cases / sizeof cases[0]);
+};
+
+ParameterizedTestParameters(util, json_string_escapes)
+{
+	static int idx[ARRAY_LEN(esc_cases)];
+
+	for (size_t i = 0; i < ARRAY_LEN(esc_cases); i++)
+		idx[i] = (int)i;
+	return cr_make_param_array(int, idx, ARRAY_LEN(idx));
 }
 
-ParameterizedTest(struct esc_case *c, util, json_string_escapes)
+ParameterizedTest(int *i, util, json_string_escapes)
 {
+	const struct esc_case *c = &esc_cases[*i];
 	struct buf b;
 
 	buf_init(&b);
@@ -66,9 +76,7 @@ struct utf8_case {
 	bool valid;
 };
 
-ParameterizedTestParameters(util, utf8)
-{
-	static struct utf8_case cases[] = {
+static const struct utf8_case utf8_cases[] = {
 	    {"ascii", 5, true},
 	    {"\xe8\xbf\x9e\xe4\xba\x91", 6, true},   /* 连云 */
 	    {"\xf0\x9f\x98\x80", 4, true},           /* U+1F600 */
@@ -79,12 +87,21 @@ ParameterizedTestParameters(util, utf8)
 	    {"\xe8\xbf", 2, false},                  /* truncated */
 	    {"\x80", 1, false},                      /* lone continuation */
 	    {"\xff", 1, false},
-	};
-	return cr_make_param_array(struct utf8_case, cases, sizeof cases / sizeof cases[0]);
+};
+
+ParameterizedTestParameters(util, utf8)
+{
+	static int idx[ARRAY_LEN(utf8_cases)];
+
+	for (size_t i = 0; i < ARRAY_LEN(utf8_cases); i++)
+		idx[i] = (int)i;
+	return cr_make_param_array(int, idx, ARRAY_LEN(idx));
 }
 
-ParameterizedTest(struct utf8_case *c, util, utf8)
+ParameterizedTest(int *i, util, utf8)
 {
+	const struct utf8_case *c = &utf8_cases[*i];
+
 	cr_expect_eq(utf8_valid(c->s, c->len), c->valid, "case %s", c->s);
 }
 
