@@ -129,6 +129,7 @@ for t in "$@"; do
 		continue
 	fi
 	echo "== $name"
+	t0=$(date +%s)
 	out=$work/$name.out
 	vgdir=$work/vg-$name
 	if [ "$use_valgrind" = yes ]; then
@@ -184,6 +185,7 @@ for t in "$@"; do
 	if [ "$bad" = yes ]; then
 		failed=$((failed + 1))
 	fi
+	echo "-- $name: $p passed, $f failed, $(($(date +%s) - t0))s"
 done
 
 echo "$passed passed, $failed failed"
