@@ -8,7 +8,8 @@
  * which only reads files.
  *
  * A rule file is a JSON object {"rules": [RULE, ...]} or a JSON array of
- * RULEs; // and /* */ comments are allowed outside strings. A RULE:
+ * RULEs; line comments (// ...) and block comments (slash-star ... star-slash)
+ * are allowed outside strings. A RULE:
  *
  *   {
  *     "id": "class_size.school",          unique across the set, [a-z0-9_.-]{1,64}
@@ -110,8 +111,9 @@ struct rule {
 };
 
 struct ruleset {
-	struct rule *rules;
+	struct rule *rules;   /* sorted by id after rules_parse / rules_load_dir */
 	size_t nrules;
+	size_t nfiles;        /* files read by rules_load_dir (0 after rules_parse) */
 	char version[65]; /* hex SHA-256 over the canonical definitions */
 };
 
@@ -120,14 +122,24 @@ const char *rule_scope_name(enum rule_scope s);
 const char *cmp_op_name(enum cmp_op op); /* "<", "<=", ">", ">=", "==", "!=" */
 const char *severity_name(enum severity s); /* "ok", "info", "warning", "critical" */
 const char *severity_name_zh(enum severity s); /* "正常", "提示", "预警", "严重" */
+/* "value OP bound"; false whenever value or bound is NaN (even for !=). */
 bool cmp_apply(enum cmp_op op, double value, double bound);
+
+/*
+ * The canonical one-line JSON form of a rule (the form the version hash is
+ * computed over, see rules.c); also what is mirrored into the database.
+ * The caller frees it.
+ */
+char *rule_canonical(const struct rule *r);
 
 /*
  * Parse one rule file's text (name is used in messages) and append its rules
  * to set. The catalog, when not NULL, is used to check metric codes, that the
  * metric's kind suits the rule kind, and that rate bounds are fractions.
- * Returns 0, or -1 and appends one line per problem to *errors (caller
- * frees): "FILE: rule ID: FIELD: message".
+ * Returns 0 (set re-sorted by id, version recomputed), or -1 with the set
+ * unchanged and one line per problem appended to *errors (NULL or a string
+ * from an earlier call; caller frees): "FILE: rule ID: FIELD: message". An id
+ * already in set is an error too.
  */
 int rules_parse(struct ruleset *set, const char *name, const char *text, size_t len,
     const struct catalog *cat, char **errors);
@@ -139,7 +151,11 @@ int rules_parse(struct ruleset *set, const char *name, const char *text, size_t 
  */
 struct ruleset *rules_load_dir(const char *dir, const struct catalog *cat, char **errors);
 
+/* An empty set (version of no rules) for rules_parse; free with ruleset_free. */
+struct ruleset *ruleset_new(void);
+/* Free set and all its rules; NULL is a no-op. */
 void ruleset_free(struct ruleset *set);
+/* The rule with this id, or NULL. */
 const struct rule *ruleset_find(const struct ruleset *set, const char *id);
 
 #endif

@@ -21,6 +21,7 @@
 #include "catalog.h"
 #include "migrate.h"
 #include "migrations.h"
+#include "rules.h"
 #include "token.h"
 #include "util.h"
 
@@ -30,7 +31,15 @@
 #define INPUT_MAX (64u << 20)
 
 /* Command options; a command lists those it accepts as a bit mask. */
-enum opt_id { OPT_SCHOOL, OPT_REPORTER, OPT_MONITOR, OPT_ADMIN, OPT_LABEL, OPT_COUNT };
+enum opt_id {
+	OPT_SCHOOL,
+	OPT_REPORTER,
+	OPT_MONITOR,
+	OPT_ADMIN,
+	OPT_LABEL,
+	OPT_CATALOG,
+	OPT_COUNT
+};
 
 #define OPT_BIT(o) (1u << (o))
 
@@ -43,6 +52,7 @@ static const struct opt_entry {
 	[OPT_MONITOR] = {"--monitor", true},
 	[OPT_ADMIN] = {"--admin", false},
 	[OPT_LABEL] = {"--label", true},
+	[OPT_CATALOG] = {"--catalog", true},
 };
 
 /* What a handler gets: the connection, its arguments and option values
@@ -65,6 +75,7 @@ struct cmd_entry {
 	int min_args;
 	int max_args;
 	bool any_schema; /* runs on a database not at the current version */
+	bool no_db;      /* runs without a database (conn is NULL) */
 	/* Checks the arguments before connecting (usage errors), or NULL. */
 	int (*check)(struct cmd_ctx *ctx, char **cause);
 	int (*exec)(struct cmd_ctx *ctx, char **cause);
@@ -77,6 +88,7 @@ static int cmd_token_create(struct cmd_ctx *, char **);
 static int cmd_token_list(struct cmd_ctx *, char **);
 static int cmd_token_revoke(struct cmd_ctx *, char **);
 static int check_token_id(struct cmd_ctx *, char **);
+static int cmd_rules_check(struct cmd_ctx *, char **);
 
 static const struct cmd_entry cmd_table[] = {
 	{
@@ -158,6 +170,22 @@ static const struct cmd_entry cmd_table[] = {
 	    .max_args = 1,
 	    .check = check_token_id,
 	    .exec = cmd_token_revoke,
+	},
+	{
+	    .name = "rules check",
+	    .args = "[--catalog FILE] [DIR]",
+	    .summary = "validate the rule files of DIR (default deploy/rules)",
+	    .help = "Reads every *.json file of DIR in name order (comments allowed) and checks\n"
+	            "each rule against the metric catalog FILE (default deploy/metrics.csv); no\n"
+	            "database is needed. Prints \"N rules in M files, version HASH\", or every\n"
+	            "problem as \"FILE: rule ID: FIELD: message\" on stderr and exits 1. The\n"
+	            "version is the hash edumond records for the rules in force: the same rules\n"
+	            "give the same version whatever their files, order or layout.\n",
+	    .opts = OPT_BIT(OPT_CATALOG),
+	    .min_args = 0,
+	    .max_args = 1,
+	    .no_db = true,
+	    .exec = cmd_rules_check,
 	},
 };
 
@@ -480,6 +508,48 @@ cmd_token_revoke(struct cmd_ctx *ctx, char **cause)
 	return 0;
 }
 
+/*
+ * edumon rules check [DIR]: the catalog from a file and the rules from DIR;
+ * every problem on stderr, the summary on stdout.
+ */
+static int
+cmd_rules_check(struct cmd_ctx *ctx, char **cause)
+{
+	const char *dir = ctx->nargs > 0 ? ctx->args[0] : "deploy/rules";
+	const char *catpath = ctx->opt[OPT_CATALOG] != NULL ? ctx->opt[OPT_CATALOG] :
+	    "deploy/metrics.csv";
+	struct catalog *cat = NULL;
+	struct ruleset *set = NULL;
+	char *data, *why = NULL, *errors = NULL;
+	size_t len, n = 0;
+	int rc = -1;
+
+	if (read_input(catpath, &data, &len, cause) != 0)
+		return -1;
+	if (catalog_parse_csv(data, len, &cat, &why) != 0) {
+		*cause = xasprintf("%s: %s", catpath, why);
+		goto out;
+	}
+	set = rules_load_dir(dir, cat, &errors);
+	if (set == NULL) {
+		for (const char *p = errors; p != NULL && *p != '\0'; p++)
+			n += *p == '\n';
+		fprintf(stderr, "%s", errors != NULL ? errors : "");
+		*cause = xasprintf("%s: %zu problem%s in the rules", dir, n, n == 1 ? "" : "s");
+		goto out;
+	}
+	printf("%zu rule%s in %zu file%s, version %s\n", set->nrules, set->nrules == 1 ? "" : "s",
+	    set->nfiles, set->nfiles == 1 ? "" : "s", set->version);
+	rc = 0;
+out:
+	ruleset_free(set);
+	free(errors);
+	free(why);
+	catalog_free(cat);
+	free(data);
+	return rc;
+}
+
 /* The command option named arg ("--school" or "--school=X"), or -1. */
 static int
 opt_lookup(const char *arg, const char **inline_value)
@@ -676,6 +746,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	if (ce->no_db) {
+		if (ce->exec(&ctx, &cause) != 0)
+			goto fail;
+		rc = EXIT_SUCCESS;
+		goto out;
+	}
 	if (conninfo == NULL)
 		conninfo = getenv("EDUMON_DATABASE_URL");
 	ctx.conn = db_connect(conninfo, &cause);
