@@ -809,11 +809,20 @@ tl_http(int port, const char *method, const char *path, const char *headers,
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa.sin_port = htons((unsigned short)port);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
-		close(fd);
-		return -1;
-	}
+	/* Non-blocking from the start: a full backlog must not outlast the deadline. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
+		int err = 0;
+		socklen_t elen = sizeof err;
+
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (errno != EINPROGRESS || poll(&pfd, 1, HTTP_TIMEOUT_MS) != 1 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1 || err != 0) {
+			close(fd);
+			return -1;
+		}
+	}
 
 	buf_init(&req);
 	buf_printf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n", method,
