@@ -100,6 +100,7 @@ hash_str(const char *s)
 	return (size_t)h;
 }
 
+/* A multiplicative mix so that sequential ids spread over the table. */
 static size_t
 hash_id(int id)
 {
@@ -191,6 +192,7 @@ catalog_new(void)
 	return cat;
 }
 
+/* Free m and its strings; NULL is a no-op. */
 static void
 metric_free(struct metric *m)
 {
@@ -218,6 +220,7 @@ catalog_free(struct catalog *cat)
 	free(cat);
 }
 
+/* A copy of s, or of "" for NULL; never NULL. */
 static char *
 dup_or_empty(const char *s)
 {

@@ -311,6 +311,7 @@ registry_new(void)
 	return reg;
 }
 
+/* Free u and its strings; NULL is a no-op. */
 static void
 unit_free(struct unit *u)
 {
@@ -335,6 +336,7 @@ registry_free(struct registry *reg)
 	free(reg);
 }
 
+/* A deep copy of u (NULL strings become ""); never NULL. */
 static struct unit *
 unit_copy(const struct unit *u)
 {
