@@ -612,3 +612,61 @@ Test(ingest, gbk_csv_from_a_chinese_excel)
 	cr_expect_eq(r.status, 415);
 	tl_resp_free(&r);
 }
+
+#include <signal.h>
+
+/* Read a metric's value from /metrics; -1 if absent. */
+static long
+metric_value(const char *name)
+{
+	struct tl_resp r;
+	char key[128];
+	const char *p;
+	long v = -1;
+
+	if (tl_http(E.port, "GET", "/metrics", NULL, NULL, 0, &r) != 0)
+		return -1;
+	snprintf(key, sizeof key, "\n%s ", name);
+	p = strstr(r.body, key);
+	if (p != NULL)
+		v = atol(p + strlen(key));
+	tl_resp_free(&r);
+	return v;
+}
+
+Test(ingest, sigterm_drains_requests_in_flight)
+{
+	enum { N = 10 };
+	PGconn *locker = tl_db_connect(E.db);
+	PGresult *res;
+	int fds[N], status;
+	char body[256];
+
+	/* Hold the submission table so that every request waits in flight. */
+	res = PQexec(locker, "BEGIN; LOCK TABLE edumon.submission IN EXCLUSIVE MODE");
+	cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(locker));
+	PQclear(res);
+	for (int i = 0; i < N; i++) {
+		snprintf(body, sizeof body,
+		    "{\"school\":\"" SCHOOL "\",\"period\":\"2019-%02d\","
+		    "\"metrics\":{\"emergency_drills\":%d}}",
+		    i + 1, i);
+		fds[i] = send_raw(E.port, E.school_token, body);
+	}
+	for (int i = 0; i < 100 && metric_value("edumon_http_inflight") != N; i++)
+		usleep(50000);
+	cr_assert_eq(metric_value("edumon_http_inflight"), N, "all requests are in flight");
+
+	cr_assert_eq(kill(tl_daemon_pid(E.d), SIGTERM), 0);
+	usleep(300000);
+	cr_expect_eq(kill(tl_daemon_pid(E.d), 0), 0, "still draining while the lock is held");
+	res = PQexec(locker, "COMMIT");
+	PQclear(res);
+	PQfinish(locker);
+	for (int i = 0; i < N; i++)
+		cr_expect_eq(read_status(fds[i]), 201, "request %d finished during the drain", i);
+	status = tl_daemon_stop(E.d);
+	E.d = NULL;
+	cr_expect_eq(status, 0, "exit 0 after draining");
+	cr_expect_eq(count("SELECT count(*) FROM edumon.submission"), N);
+}

@@ -595,6 +595,12 @@ tl_daemon_port(const struct tl_daemon *d)
 	return d->port;
 }
 
+int
+tl_daemon_pid(const struct tl_daemon *d)
+{
+	return (int)d->pid;
+}
+
 const char *
 tl_daemon_log(const struct tl_daemon *d)
 {

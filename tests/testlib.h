@@ -81,6 +81,9 @@ struct tl_daemon *tl_daemon_start(const char *conninfo, const char *extra_args);
 /* The TCP port the daemon listens on. */
 int tl_daemon_port(const struct tl_daemon *d);
 
+/* The daemon's process id, for tests that signal it themselves. */
+int tl_daemon_pid(const struct tl_daemon *d);
+
 /* Path of the daemon's log file (its stdout and stderr); owned by d. */
 const char *tl_daemon_log(const struct tl_daemon *d);
 
