@@ -662,6 +662,10 @@ f_metric(struct pctx *pc, const cJSON *v, struct rule *r)
 		for (size_t i = 0; i < n; i++)
 			codes[i] = catalog_get(pc->cat, i)->code;
 		hint = closest(s, codes, n);
+		for (size_t i = 0; i < n && hint == NULL; i++) {
+			if (strncmp(codes[i], s, strlen(s)) == 0)
+				hint = codes[i]; /* "class_size" for class_size_max */
+		}
 		if (hint != NULL)
 			rule_error(pc, "metric", "%s: not in the metric catalog (did you mean %s?)",
 			    show(pc, s), hint);
@@ -825,8 +829,8 @@ parse_band(struct pctx *pc, size_t i, const cJSON *v, struct band *b)
 	    strcmp(m->valuestring, severity_names[SEV_OK]) == 0) {
 		rule_error(pc, field, "\"ok\" is not a breach: expected one of info, warning, critical");
 		ok = false;
-	} else if (get_name(pc, field, m, severity_names, SEV_COUNT, &k))
-		b->severity = (enum severity)k;
+	} else if (get_name(pc, field, m, severity_names + SEV_INFO, SEV_COUNT - SEV_INFO, &k))
+		b->severity = (enum severity)(k + SEV_INFO); /* the breach severities only */
 	else
 		ok = false;
 
