@@ -407,27 +407,27 @@ static size_t
 edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	size_t d[66][66];
+	unsigned char d[66][66]; /* distances are at most 64 */
 
 	if (la > 64 || lb > 64)
 		return SIZE_MAX;
 	for (size_t i = 0; i <= la; i++)
-		d[i][0] = i;
+		d[i][0] = (unsigned char)i;
 	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = j;
+		d[0][j] = (unsigned char)j;
 	for (size_t i = 1; i <= la; i++) {
 		for (size_t j = 1; j <= lb; j++) {
-			size_t cost = a[i - 1] != b[j - 1];
-			size_t v = d[i - 1][j - 1] + cost;
+			unsigned cost = a[i - 1] != b[j - 1];
+			unsigned v = d[i - 1][j - 1] + cost;
 
-			if (d[i - 1][j] + 1 < v)
+			if (d[i - 1][j] + 1u < v)
 				v = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < v)
+			if (d[i][j - 1] + 1u < v)
 				v = d[i][j - 1] + 1;
 			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < v)
+			    d[i - 2][j - 2] + 1u < v)
 				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
+			d[i][j] = (unsigned char)v;
 		}
 	}
 	return d[la][lb];
