@@ -389,6 +389,13 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	directory_load(arg);
 }
 
+int
+directory_submit(struct directory *d, const struct pgc_stmt *stmts, int n, pgc_job_cb cb,
+    void *arg)
+{
+	return pgc_submit(d->pgc, stmts, n, cb, arg);
+}
+
 void
 directory_reload(struct directory *d)
 {

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "catalog.h"
+#include "pgc.h"
 #include "payload.h"
 #include "registry.h"
 #include "token.h"
@@ -47,6 +48,13 @@ void snapshot_release(struct snapshot *s);
  * statement, off the request path.
  */
 void directory_note_use(struct directory *d, int token_id);
+
+/*
+ * Run a job on the control connection (see pgc_submit): 0 when sent, -1
+ * when the connection is down (the callback will not run).
+ */
+int directory_submit(struct directory *d, const struct pgc_stmt *stmts, int n,
+    pgc_job_cb cb, void *arg);
 
 /* True when the control connection is up. */
 bool directory_connected(const struct directory *d);

@@ -20,6 +20,8 @@
 #include "migrations.h"
 #include "payload.h"
 #include "receipt.h"
+#include "rules.h"
+#include "rulesd.h"
 #include "stats.h"
 #include "util.h"
 #include "writer.h"
@@ -29,6 +31,7 @@ struct server {
 	struct server_config cfg;
 	struct writer *writer;
 	struct directory *dir;
+	struct rulesd *rules;
 	struct stats *stats;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
@@ -138,9 +141,11 @@ handle_readyz(struct server *s, struct evhttp_request *req, const char *route)
 	int want = migrations_latest();
 	bool db = writer_ready(s->writer) && directory_connected(s->dir);
 	bool ok = db && snap != NULL && version == want;
+	const struct ruleset *rs = s->rules != NULL ? rulesd_current(s->rules) : NULL;
 	char *body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"schema_version\":%d,"
-			       "\"schema_expected\":%d}",
-	    ok ? "ready" : "not_ready", db ? "true" : "false", version, want);
+			       "\"schema_expected\":%d,\"rules\":%zu,\"rules_version\":\"%s\"}",
+	    ok ? "ready" : "not_ready", db ? "true" : "false", version, want,
+	    rs != NULL ? rs->nrules : 0, rs != NULL ? rs->version : "");
 
 	if (!ok)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "2");
@@ -160,6 +165,11 @@ handle_metrics(struct server *s, struct evhttp_request *req, const char *route)
 	g.pending = writer_pending(s->writer);
 	g.db_up = writer_ready(s->writer);
 	g.connections = s->inflight;
+	if (s->rules != NULL) {
+		g.rules = rulesd_current(s->rules)->nrules;
+		g.rules_mirrored = rulesd_mirrored(s->rules);
+		g.rule_reload_failures = rulesd_reload_failures(s->rules);
+	}
 	buf_init(&b);
 	stats_render(s->stats, &g, &b);
 	reply(s, req, route, now_usec(), 200, "text/plain; version=0.0.4; charset=utf-8", b.data,
@@ -500,6 +510,12 @@ server_listen(struct server *s, char **cause)
 			s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	}
 	return 0;
+}
+
+void
+server_set_rules(struct server *s, struct rulesd *r)
+{
+	s->rules = r;
 }
 
 int

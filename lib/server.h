@@ -28,6 +28,9 @@ struct server_config {
 
 struct server *server_new(struct event_base *base, const struct server_config *cfg,
     struct writer *w, struct directory *d, struct stats *st);
+struct rulesd;
+/* The rule set in force, shown in /readyz and /metrics (may be unset). */
+void server_set_rules(struct server *s, struct rulesd *r);
 /* Bind and listen. 0, or -1 with *cause (caller frees). */
 int server_listen(struct server *s, char **cause);
 /* The port actually bound (useful with port 0). */

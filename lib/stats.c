@@ -171,8 +171,18 @@ stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *ou
 	    "edumon_db_up %d\n"
 	    "# HELP edumon_http_inflight Submissions received and not yet answered.\n"
 	    "# TYPE edumon_http_inflight gauge\n"
-	    "edumon_http_inflight %zu\n",
+	    "edumon_http_inflight %zu\n"
+	    "# HELP edumon_rules_loaded Rules in force.\n"
+	    "# TYPE edumon_rules_loaded gauge\n"
+	    "edumon_rules_loaded %zu\n"
+	    "# HELP edumon_rules_recorded Whether the rules in force are recorded in edumon.rule.\n"
+	    "# TYPE edumon_rules_recorded gauge\n"
+	    "edumon_rules_recorded %d\n"
+	    "# HELP edumon_rule_reload_failures_total Reloads refused because the new set was invalid.\n"
+	    "# TYPE edumon_rule_reload_failures_total counter\n"
+	    "edumon_rule_reload_failures_total %lu\n",
 	    (unsigned long long)s->batch_obs, s->batch_seconds,
 	    (unsigned long long)s->batches_failed, (unsigned long long)s->reconnects,
-	    g->queue_depth, g->pending, g->db_up, g->connections);
+	    g->queue_depth, g->pending, g->db_up, g->connections, g->rules, g->rules_mirrored,
+	    g->rule_reload_failures);
 }

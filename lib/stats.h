@@ -27,6 +27,9 @@ struct stats_gauges {
 	size_t pending;
 	int db_up;
 	size_t connections;
+	size_t rules;
+	int rules_mirrored;
+	unsigned long rule_reload_failures;
 };
 
 /* Append the exposition text to out. */

@@ -20,6 +20,7 @@
 
 #include "directory.h"
 #include "log.h"
+#include "rulesd.h"
 #include "server.h"
 #include "stats.h"
 #include "util.h"
@@ -32,6 +33,7 @@ struct options {
 	char *listen;
 	char *log_level;
 	char *timezone;
+	char *rules;
 	long writers;
 	long batch_obs;
 	long queue;
@@ -66,6 +68,8 @@ static const struct opt_def opt_defs[] = {
         "debug, info, warn or error"},
     {"timezone", "EDUMON_TIMEZONE", OPT_STR, OFF(timezone), "Asia/Shanghai", 0, 0,
         "time zone of the deployment (periods, today)"},
+    {"rules", "EDUMON_RULES", OPT_STR, OFF(rules), "deploy/rules", 0, 0,
+        "directory of rule files (*.json); an invalid set refuses the start"},
     {"writer-connections", "EDUMON_WRITER_CONNECTIONS", OPT_LONG, OFF(writers), "2", 1, 64,
         "database connections committing submissions"},
     {"batch-observations", "EDUMON_BATCH_OBSERVATIONS", OPT_LONG, OFF(batch_obs), "5000", 1,
@@ -91,6 +95,7 @@ struct daemon {
 	struct stats *stats;
 	struct writer *writer;
 	struct directory *dir;
+	struct rulesd *rules;
 	struct server *server;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_ev;
 	int stopping;
@@ -209,6 +214,22 @@ split_listen(const char *s, char **host, int *port)
 	return 0;
 }
 
+/* Log a multi-line message one line at a time. */
+static void
+log_lines(enum log_level level, const char *text)
+{
+	const char *p = text;
+
+	while (p != NULL && *p != '\0') {
+		size_t n = strcspn(p, "\n");
+
+		log_msg(level, "  %.*s", (int)n, p);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+}
+
 static void
 drain_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -232,8 +253,15 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		log_info("SIGHUP: reloading the registry");
+		char *errors = NULL;
+
+		log_info("SIGHUP: reloading the registry and the rules");
 		directory_reload(d->dir);
+		if (rulesd_reload(d->rules, &errors) < 0) {
+			log_error("rules: the new rule set is invalid; the old one stays in force:");
+			log_lines(LOG_ERROR, errors);
+			free(errors);
+		}
 		return;
 	}
 	if (d->stopping++) {
@@ -316,6 +344,13 @@ main(int argc, char **argv)
 	wcfg.statement_timeout_ms = (int)o.stmt_timeout_ms;
 	d.writer = writer_new(d.base, &wcfg, d.stats);
 	d.dir = directory_new(d.base, o.database);
+	d.rules = rulesd_new(d.base, d.dir, o.rules, &cause);
+	if (d.rules == NULL) {
+		log_error("rules: cannot start with the rules in %s:", o.rules);
+		log_lines(LOG_ERROR, cause);
+		free(cause);
+		goto out;
+	}
 	scfg.host = host;
 	scfg.port = port;
 	scfg.max_body = (size_t)o.max_body;
@@ -324,6 +359,7 @@ main(int argc, char **argv)
 	scfg.max_observations = (size_t)o.max_obs;
 	scfg.max_json_depth = 32;
 	d.server = server_new(d.base, &scfg, d.writer, d.dir, d.stats);
+	server_set_rules(d.server, d.rules);
 	if (server_listen(d.server, &cause) < 0) {
 		log_error("%s", cause);
 		free(cause);
@@ -354,6 +390,7 @@ out:
 	writer_free(d.writer);
 	if (d.server != NULL)
 		server_free(d.server);
+	rulesd_free(d.rules);
 	directory_free(d.dir);
 	stats_free(d.stats);
 	if (d.sig_term != NULL)
