@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "jsonstrict.h"
+#include "jsonutil.h"
 #include "period.h"
 #include "util.h"
 
@@ -96,25 +97,6 @@ cal_echo(struct buf *b, const char *s)
 		buf_puts(b, "...");
 }
 
-/* "a string", "an object" ... for messages about the wrong JSON type. */
-static const char *
-cal_json_type(const cJSON *item)
-{
-	if (cJSON_IsString(item))
-		return "a string";
-	if (cJSON_IsNumber(item))
-		return "a number";
-	if (cJSON_IsObject(item))
-		return "an object";
-	if (cJSON_IsArray(item))
-		return "an array";
-	if (cJSON_IsBool(item))
-		return "a boolean";
-	if (cJSON_IsNull(item))
-		return "null";
-	return "an invalid value";
-}
-
 /*
  * Read item, a YYYY-MM-DD string found at where ("holidays[4]",
  * "terms[0].start"), into *out. 0, or -1 with the message set.
@@ -127,7 +109,7 @@ cal_date(struct cal_parse *cp, const char *where, const cJSON *item, int32_t *ou
 
 	if (!cJSON_IsString(item))
 		return fail(cp, "%s: expected a date (YYYY-MM-DD), got %s", where,
-		    cal_json_type(item));
+		    json_type_name(item));
 	if (date_parse(item->valuestring, out) == 0)
 		return 0;
 	buf_init(&b);
@@ -165,7 +147,7 @@ cal_members(struct cal_parse *cp, const char *where, const cJSON *obj, const cha
 		if ((strcmp(m->string, "name") == 0 || strcmp(m->string, "note") == 0 ||
 		    strcmp(m->string, "unit") == 0) && !cJSON_IsString(m))
 			return fail(cp, "%s%s%s: expected a string, got %s", where,
-			    *where ? "." : "", m->string, cal_json_type(m));
+			    *where ? "." : "", m->string, json_type_name(m));
 	}
 	return 0;
 }
@@ -229,7 +211,7 @@ cal_terms(struct cal_parse *cp, const cJSON *arr)
 	if (arr == NULL)
 		return fail(cp, "terms: at least one term is required");
 	if (!cJSON_IsArray(arr))
-		return fail(cp, "terms: expected an array, got %s", cal_json_type(arr));
+		return fail(cp, "terms: expected an array, got %s", json_type_name(arr));
 	cJSON_ArrayForEach(t, arr) {
 		char where[32];
 		struct cal_range r;
@@ -237,7 +219,7 @@ cal_terms(struct cal_parse *cp, const cJSON *arr)
 		snprintf(where, sizeof(where), "terms[%d]", i);
 		if (!cJSON_IsObject(t))
 			return fail(cp, "%s: expected an object {\"start\", \"end\"}, got %s", where,
-			    cal_json_type(t));
+			    json_type_name(t));
 		if (cal_members(cp, where, t, cal_term_members) != 0 ||
 		    cal_object_range(cp, where, t, "start", "end", &r) != 0)
 			return -1;
@@ -263,7 +245,7 @@ cal_days(struct cal_parse *cp, const char *list, const cJSON *arr, bool ranges_o
 	if (arr == NULL)
 		return 0;
 	if (!cJSON_IsArray(arr))
-		return fail(cp, "%s: expected an array, got %s", list, cal_json_type(arr));
+		return fail(cp, "%s: expected an array, got %s", list, json_type_name(arr));
 	cJSON_ArrayForEach(e, arr) {
 		char where[40];
 		struct cal_range r;
@@ -301,7 +283,7 @@ cal_days(struct cal_parse *cp, const char *list, const cJSON *arr, bool ranges_o
 			}
 		} else {
 			return fail(cp, "%s: expected a date (YYYY-MM-DD) or an object, got %s",
-			    where, cal_json_type(e));
+			    where, json_type_name(e));
 		}
 		cal_push(v, n, &r);
 	}
@@ -444,7 +426,7 @@ calendar_parse(const char *name, const char *text, size_t len, char **cause)
 	}
 	if (!cJSON_IsObject(root)) {
 		fail(&cp, "expected an object {\"unit\", \"terms\", ...}, got %s",
-		    cal_json_type(root));
+		    json_type_name(root));
 		goto fail;
 	}
 	if (cal_members(&cp, "", root, cal_root_members) != 0)

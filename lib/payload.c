@@ -38,6 +38,7 @@
 
 #include "csv.h"
 #include "jsonstrict.h"
+#include "jsonutil.h"
 #include "util.h"
 
 #define ISSUE_CAP 100
@@ -45,8 +46,6 @@
 #define SUBMISSION_ID_MAX 128
 /* Longest user string quoted in a message before it is cut with "...". */
 #define SHOW_MAX 64
-/* cJSON copies at most 63 characters of a number before strtod. */
-#define CJSON_NUMBER_MAX 63
 #define DEFAULT_MAX_DEPTH 32
 /* Integers above 2^53 are no longer exact in a double. */
 #define INT_EXACT_MAX 9007199254740992.0
@@ -730,71 +729,6 @@ malformed(struct payload_result *res, size_t offset, const char *fmt, ...)
 
 /* ---- JSON ---- */
 
-/*
- * Scan a body that passed json_strict_check for what cJSON would read
- * differently: a \u0000 escape inside a string (cJSON ends the string
- * there) or a number longer than cJSON reads. 0, or -1 with *offset and
- * *why set.
- */
-static int
-json_cjson_safe(const char *s, size_t len, size_t *offset, const char **why)
-{
-	bool in_string = false;
-	size_t numstart = 0, numlen = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (in_string) {
-			if (c == '"') {
-				in_string = false;
-			} else if (c == '\\') {
-				if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) {
-					*offset = i;
-					*why = "\\u0000 (NUL) in a string is not accepted";
-					return -1;
-				}
-				i++; /* the escaped character, so \" does not end the string */
-			}
-			continue;
-		}
-		if (c == '"') {
-			in_string = true;
-			numlen = 0;
-		} else if (strchr("0123456789+-.eE", c) != NULL) {
-			if (numlen++ == 0)
-				numstart = i;
-			if (numlen > CJSON_NUMBER_MAX) {
-				*offset = numstart;
-				*why = "number longer than 63 characters";
-				return -1;
-			}
-		} else {
-			numlen = 0;
-		}
-	}
-	return 0;
-}
-
-/* "a string", "an object" ... for messages about the wrong JSON type. */
-static const char *
-json_type(const cJSON *item)
-{
-	if (cJSON_IsString(item))
-		return "a string";
-	if (cJSON_IsNumber(item))
-		return "a number";
-	if (cJSON_IsObject(item))
-		return "an object";
-	if (cJSON_IsArray(item))
-		return "an array";
-	if (cJSON_IsBool(item))
-		return "a boolean";
-	if (cJSON_IsNull(item))
-		return "null";
-	return "an invalid value";
-}
-
 /* One member of "metrics": code -> figure, for unit u and period p. */
 static void
 json_metric(struct vstate *st, const char *prefix, const cJSON *item, const struct unit *u,
@@ -824,7 +758,7 @@ json_metric(struct vstate *st, const char *prefix, const cJSON *item, const stru
 		} else if (!cJSON_IsObject(item)) {
 			issue(st, mpath,
 			    "%s is a rate: expected {\"numerator\": n, \"denominator\": d}, got %s",
-			    m->code, json_type(item));
+			    m->code, json_type_name(item));
 			ok = false;
 		} else {
 			cJSON_ArrayForEach(f, item) {
@@ -846,7 +780,7 @@ json_metric(struct vstate *st, const char *prefix, const cJSON *item, const stru
 				issue(st, npath, "missing numerator");
 				ok = false;
 			} else if (!cJSON_IsNumber(num)) {
-				issue(st, npath, "numerator must be a number, got %s", json_type(num));
+				issue(st, npath, "numerator must be a number, got %s", json_type_name(num));
 				ok = false;
 			} else if (!check_int(st, npath, "numerator", num->valuedouble, &n)) {
 				ok = false;
@@ -856,7 +790,7 @@ json_metric(struct vstate *st, const char *prefix, const cJSON *item, const stru
 				ok = false;
 			} else if (!cJSON_IsNumber(den)) {
 				issue(st, dpath, "denominator must be a number, got %s",
-				    json_type(den));
+				    json_type_name(den));
 				ok = false;
 			} else if (!check_int(st, dpath, "denominator", den->valuedouble, &d)) {
 				ok = false;
@@ -870,7 +804,7 @@ json_metric(struct vstate *st, const char *prefix, const cJSON *item, const stru
 		check_scalar(st, mpath, m, item->valuedouble, &value);
 	} else {
 		issue(st, mpath, "%s is a %s: expected a number, got %s", m->code,
-		    metric_kind_name(m->kind), json_type(item));
+		    metric_kind_name(m->kind), json_type_name(item));
 	}
 	if (u != NULL && p != NULL && check_duplicate(st, mpath, u, m, p) && st->total == before)
 		add_obs(st, u, m, p, value, ratio, n, d);
@@ -904,7 +838,7 @@ json_object(struct vstate *st, const char *prefix, const cJSON *obj)
 
 	if (!cJSON_IsObject(obj)) {
 		path = xstrndup(prefix, strlen(prefix) > 0 ? strlen(prefix) - 1 : 0);
-		issue(st, path, "expected a submission object, got %s", json_type(obj));
+		issue(st, path, "expected a submission object, got %s", json_type_name(obj));
 		free(path);
 		return;
 	}
@@ -941,7 +875,7 @@ json_object(struct vstate *st, const char *prefix, const cJSON *obj)
 		path = path_make(prefix, "%s", name);
 		if (!cJSON_IsString(which))
 			issue(st, path, "\"%s\" must be a string (a unit code), got %s", name,
-			    json_type(which));
+			    json_type_name(which));
 		else
 			u = resolve_unit(st, path, which->valuestring,
 			    school != NULL ? WANT_SCHOOL : WANT_OFFICE);
@@ -966,7 +900,7 @@ json_object(struct vstate *st, const char *prefix, const cJSON *obj)
 		issue(st, path, "missing \"period\"");
 	else if (!cJSON_IsString(period))
 		issue(st, path, "\"period\" must be a string such as 2021-09 or 2021-2022-1, got %s",
-		    json_type(period));
+		    json_type_name(period));
 	else
 		period_ok = check_period(st, path, period->valuestring, &per);
 	free(path);
@@ -977,7 +911,7 @@ json_object(struct vstate *st, const char *prefix, const cJSON *obj)
 		issue(st, path, "missing \"metrics\"");
 	else if (!cJSON_IsObject(metrics))
 		issue(st, path, "\"metrics\" must be an object of metric codes and figures, got %s",
-		    json_type(metrics));
+		    json_type_name(metrics));
 	else if (metrics->child == NULL)
 		issue(st, path, "\"metrics\" is empty; give at least one metric");
 	free(path);
@@ -1068,7 +1002,7 @@ payload_parse_json(const struct payload_ctx *ctx, const char *body, size_t len,
 		json_object(&st, "", root);
 	} else {
 		issue(&st, "", "expected a submission object or an array of them, got %s",
-		    json_type(root));
+		    json_type_name(root));
 	}
 	status = finish(&st, out, res);
 	vstate_free(&st);

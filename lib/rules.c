@@ -53,6 +53,7 @@
 #include <cJSON.h>
 
 #include "jsonstrict.h"
+#include "jsonutil.h"
 #include "registry.h"
 #include "token.h"
 #include "util.h"
@@ -65,7 +66,6 @@
 #define RULE_FOR_MAX 1000
 #define RULE_DAYS_MAX 366
 #define RULE_FILE_MAX (4u << 20)
-#define CJSON_NUMBER_MAX 63
 /* Longest string quoted back in a message, in bytes (escaped). */
 #define SHOW_MAX 80
 #define SHOW_SLOTS 4
@@ -379,25 +379,6 @@ file_error(struct pctx *pc, const char *fmt, ...)
 	pc->nerrors++;
 }
 
-/* "a string", "an object" ... for messages about the wrong JSON type. */
-static const char *
-json_type(const cJSON *item)
-{
-	if (cJSON_IsString(item))
-		return "a string";
-	if (cJSON_IsNumber(item))
-		return "a number";
-	if (cJSON_IsObject(item))
-		return "an object";
-	if (cJSON_IsArray(item))
-		return "an array";
-	if (cJSON_IsBool(item))
-		return "a boolean";
-	if (cJSON_IsNull(item))
-		return "null";
-	return "an invalid value";
-}
-
 /*
  * Optimal string alignment distance between a and b (edits, adjacent
  * transpositions counting one), for "did you mean" hints. Strings longer
@@ -505,7 +486,7 @@ get_string(struct pctx *pc, const char *field, const cJSON *v, size_t max, const
 	size_t len;
 
 	if (!cJSON_IsString(v) || v->valuestring == NULL) {
-		rule_error(pc, field, "expected a string, got %s", json_type(v));
+		rule_error(pc, field, "expected a string, got %s", json_type_name(v));
 		return false;
 	}
 	len = strlen(v->valuestring);
@@ -531,7 +512,7 @@ static bool
 get_number(struct pctx *pc, const char *field, const cJSON *v, double *out)
 {
 	if (!cJSON_IsNumber(v)) {
-		rule_error(pc, field, "expected a number, got %s", json_type(v));
+		rule_error(pc, field, "expected a number, got %s", json_type_name(v));
 		return false;
 	}
 	if (!isfinite(v->valuedouble)) {
@@ -741,7 +722,7 @@ filter_stages(struct pctx *pc, const cJSON *v, struct rule *r)
 
 	if (!cJSON_IsArray(v)) {
 		rule_error(pc, "filters.stages", "expected an array of stage names, got %s",
-		    json_type(v));
+		    json_type_name(v));
 		return;
 	}
 	if (v->child == NULL) {
@@ -772,7 +753,7 @@ static void
 filter_bool(struct pctx *pc, const char *field, const cJSON *v, int *out)
 {
 	if (!cJSON_IsBool(v)) {
-		rule_error(pc, field, "expected true or false, got %s", json_type(v));
+		rule_error(pc, field, "expected true or false, got %s", json_type_name(v));
 		return;
 	}
 	*out = cJSON_IsTrue(v) ? 1 : 0;
@@ -786,7 +767,7 @@ f_filters(struct pctx *pc, const cJSON *v, struct rule *r)
 	const cJSON *m;
 
 	if (!cJSON_IsObject(v)) {
-		rule_error(pc, "filters", "expected an object, got %s", json_type(v));
+		rule_error(pc, "filters", "expected an object, got %s", json_type_name(v));
 		return;
 	}
 	unknown_members(pc, v, "filters.", names, ARRAY_LEN(names));
@@ -815,7 +796,7 @@ parse_band(struct pctx *pc, size_t i, const cJSON *v, struct band *b)
 	snprintf(prefix, sizeof prefix, "bands[%zu]", i);
 	if (!cJSON_IsObject(v)) {
 		rule_error(pc, prefix, "expected an object {\"severity\", \"op\", \"value\"}, got %s",
-		    json_type(v));
+		    json_type_name(v));
 		return false;
 	}
 	snprintf(field, sizeof field, "%s.", prefix);
@@ -885,7 +866,7 @@ f_bands(struct pctx *pc, const cJSON *v, struct rule *r)
 	size_t n, i = 0;
 
 	if (!cJSON_IsArray(v)) {
-		rule_error(pc, "bands", "expected an array of bands, got %s", json_type(v));
+		rule_error(pc, "bands", "expected an array of bands, got %s", json_type_name(v));
 		return;
 	}
 	n = (size_t)cJSON_GetArraySize(v);
@@ -997,7 +978,7 @@ f_trend(struct pctx *pc, const cJSON *v, struct rule *r)
 	double d;
 
 	if (!cJSON_IsObject(v)) {
-		rule_error(pc, "trend", "expected an object, got %s", json_type(v));
+		rule_error(pc, "trend", "expected an object, got %s", json_type_name(v));
 		return;
 	}
 	unknown_members(pc, v, "trend.", names, ARRAY_LEN(names));
@@ -1103,7 +1084,7 @@ f_labels(struct pctx *pc, const cJSON *v, struct rule *r)
 	size_t n = 0;
 
 	if (!cJSON_IsObject(v)) {
-		rule_error(pc, "labels", "expected an object of strings, got %s", json_type(v));
+		rule_error(pc, "labels", "expected an object of strings, got %s", json_type_name(v));
 		return;
 	}
 	if ((size_t)cJSON_GetArraySize(v) > RULE_LABELS_MAX) {
@@ -1308,7 +1289,7 @@ rule_from_json(struct pctx *pc, const cJSON *v, size_t pos, struct rule *r)
 	pc->kind_known = false;
 	pc->scope_known = false;
 	if (!cJSON_IsObject(v)) {
-		rule_error(pc, NULL, "expected an object, got %s", json_type(v));
+		rule_error(pc, NULL, "expected an object, got %s", json_type_name(v));
 		return;
 	}
 	for (size_t i = 0; i < ARRAY_LEN(rule_fields); i++)
@@ -1393,50 +1374,6 @@ strip_comments(const char *text, size_t len, size_t *offset)
 	return out;
 }
 
-/*
- * After json_strict_check, refuse what cJSON reads differently: a \u0000
- * escape (cJSON ends the string there) or a number longer than cJSON
- * reads. 0, or -1 with *offset and *why.
- */
-static int
-cjson_safe(const char *s, size_t len, size_t *offset, const char **why)
-{
-	bool in_string = false;
-	size_t numstart = 0, numlen = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (in_string) {
-			if (c == '"')
-				in_string = false;
-			else if (c == '\\') {
-				if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) {
-					*offset = i;
-					*why = "\\u0000 (NUL) in a string is not accepted";
-					return -1;
-				}
-				i++;
-			}
-			continue;
-		}
-		if (c == '"') {
-			in_string = true;
-			numlen = 0;
-		} else if (strchr("0123456789+-.eE", c) != NULL) {
-			if (numlen++ == 0)
-				numstart = i;
-			if (numlen > CJSON_NUMBER_MAX) {
-				*offset = numstart;
-				*why = "number longer than 63 characters";
-				return -1;
-			}
-		} else
-			numlen = 0;
-	}
-	return 0;
-}
-
 /* Report a syntax problem at byte offset of text as line and column. */
 static void
 syntax_error(struct pctx *pc, const char *text, size_t len, size_t offset, const char *why)
@@ -1478,7 +1415,7 @@ parse_text(struct ruleset *set, const char *name, const char *text, size_t len,
 		syntax_error(&pc, text, len, offset, cause != NULL ? cause : "invalid JSON");
 		goto out;
 	}
-	if (cjson_safe(copy, len, &offset, &why) != 0) {
+	if (json_cjson_safe(copy, len, &offset, &why) != 0) {
 		syntax_error(&pc, text, len, offset, why);
 		goto out;
 	}
@@ -1503,12 +1440,12 @@ parse_text(struct ruleset *set, const char *name, const char *text, size_t len,
 			goto out;
 		}
 		if (!cJSON_IsArray(list)) {
-			file_error(&pc, "rules: expected an array of rules, got %s", json_type(list));
+			file_error(&pc, "rules: expected an array of rules, got %s", json_type_name(list));
 			goto out;
 		}
 	} else {
 		file_error(&pc, "expected {\"rules\": [RULE, ...]} or [RULE, ...], got %s",
-		    json_type(root));
+		    json_type_name(root));
 		goto out;
 	}
 	cJSON_ArrayForEach(e, list) {
