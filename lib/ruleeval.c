@@ -42,14 +42,6 @@ static const struct {
 	[OP_NE] = {"不等于", 0},
 };
 
-/* Chinese severity names, as rules.h lists them for severity_name_zh. */
-static const char *const re_severity_zh[SEV_COUNT] = {
-	[SEV_OK] = "正常",
-	[SEV_INFO] = "提示",
-	[SEV_WARNING] = "预警",
-	[SEV_CRITICAL] = "严重",
-};
-
 static const char *const re_transition_names[ALERT_TRANSITION_COUNT] = {
 	[ALERT_NONE] = "none",
 	[ALERT_FIRED] = "fired",
@@ -81,31 +73,6 @@ static const struct {
 
 /* ---- comparisons and bands ---- */
 
-/* value OP bound; false whenever either is NaN (NaN is in no band). */
-static bool
-re_cmp(enum cmp_op op, double value, double bound)
-{
-	if (isnan(value) || isnan(bound))
-		return false;
-	switch (op) {
-	case OP_LT:
-		return value < bound;
-	case OP_LE:
-		return value <= bound;
-	case OP_GT:
-		return value > bound;
-	case OP_GE:
-		return value >= bound;
-	case OP_EQ:
-		return value == bound;
-	case OP_NE:
-		return value != bound;
-	default:
-		assert(!"invalid comparison");
-		return false;
-	}
-}
-
 /*
  * True if band b, once in force, is kept for value: it still holds, or value
  * is on the good side of the bound by less than margin.
@@ -115,7 +82,7 @@ re_band_kept(const struct band *b, double margin, double value)
 {
 	double dist;
 
-	if (re_cmp(b->op, value, b->bound))
+	if (cmp_apply(b->op, value, b->bound))
 		return true;
 	if (!(margin > 0) || isnan(value) || (unsigned)b->op >= OP_COUNT ||
 	    re_ops[b->op].good_side == 0)
@@ -138,7 +105,7 @@ re_bands(const struct band *b, size_t n, double margin, enum severity prev, doub
 	*in_force = NULL;
 	for (size_t i = 0; i < n; i++) {
 		bool holds = b[i].severity <= prev ? re_band_kept(&b[i], margin, value) :
-		    re_cmp(b[i].op, value, b[i].bound);
+		    cmp_apply(b[i].op, value, b[i].bound);
 
 		if (holds && b[i].severity > best) {
 			best = b[i].severity;
@@ -583,7 +550,7 @@ rule_judge_yoy(const struct rule *r, double value, const double *last_year,
 	out->value = value;
 	out->bound = last_year != NULL ? *last_year : NAN;
 	out->op = r->trend_direction == TREND_DECREASE ? OP_GE : OP_LE;
-	out->severity = out->judged && re_cmp(out->op, value, out->bound) ?
+	out->severity = out->judged && cmp_apply(out->op, value, out->bound) ?
 	    rule_breach_severity(r) : SEV_OK;
 }
 
@@ -807,7 +774,7 @@ re_fill_period(struct buf *b, const struct alert_message_ctx *c)
 static void
 re_fill_severity(struct buf *b, const struct alert_message_ctx *c)
 {
-	buf_puts(b, (unsigned)c->severity < SEV_COUNT ? re_severity_zh[c->severity] : "");
+	buf_puts(b, (unsigned)c->severity < SEV_COUNT ? severity_name_zh(c->severity) : "");
 }
 
 /* The placeholders alert_message knows, by name. */
