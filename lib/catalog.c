@@ -3,10 +3,9 @@
  * catalog.h.
  *
  * Metrics live in an array of owned pointers in insertion order; a metric
- * replaced by code keeps its position. Two open-addressing hash tables with
- * linear probing map a code and a non-zero id to an array index (slot value
- * index + 1, 0 empty, SLOT_DELETED a tombstone). Ids of metrics parsed from
- * the file are 0 and are not indexed.
+ * replaced by code keeps its position. Two hash indexes (index.h) map a
+ * code and a non-zero id to an array index. Ids of metrics parsed from the
+ * file are 0 and are not indexed.
  *
  * Invariants: codes are unique; every metric is in the code table once;
  * every non-zero id maps to the last metric added with that id.
@@ -20,10 +19,10 @@
 #include <string.h>
 
 #include "csv.h"
+#include "index.h"
 #include "registry.h"
 #include "util.h"
 
-#define SLOT_DELETED SIZE_MAX
 #define CATALOG_CODE_MAX 64
 
 struct catalog {
@@ -31,11 +30,8 @@ struct catalog {
 	size_t n;
 	size_t cap;
 
-	size_t *by_code; /* tabcap slots: index + 1, 0, or SLOT_DELETED */
-	size_t *by_id;
-	size_t tabcap; /* power of two */
-	size_t code_used; /* live + tombstones */
-	size_t id_used;
+	struct index *by_code; /* code -> index in metrics */
+	struct index *by_id;   /* non-zero id -> index in metrics */
 };
 
 static const char *const metric_kind_names[METRIC_KIND_COUNT] = {
@@ -87,108 +83,14 @@ metric_kind_parse(const char *s, enum metric_kind *out)
 	return -1;
 }
 
-/* FNV-1a over a NUL-terminated string. */
-static size_t
-hash_str(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return (size_t)h;
-}
-
-/* A multiplicative mix so that sequential ids spread over the table. */
-static size_t
-hash_id(int id)
-{
-	uint64_t h = (uint64_t)(uint32_t)id * 0x9e3779b97f4a7c15ull;
-
-	return (size_t)(h ^ (h >> 29));
-}
-
-/* Table position of the metric with this code, or SIZE_MAX. */
-static size_t
-find_code(const struct catalog *cat, const char *code)
-{
-	size_t mask = cat->tabcap - 1;
-
-	for (size_t i = hash_str(code) & mask;; i = (i + 1) & mask) {
-		size_t s = cat->by_code[i];
-
-		if (s == 0)
-			return SIZE_MAX;
-		if (s != SLOT_DELETED && strcmp(cat->metrics[s - 1]->code, code) == 0)
-			return i;
-	}
-}
-
-/* Table position of the metric with this (non-zero) id, or SIZE_MAX. */
-static size_t
-find_id(const struct catalog *cat, int id)
-{
-	size_t mask = cat->tabcap - 1;
-
-	for (size_t i = hash_id(id) & mask;; i = (i + 1) & mask) {
-		size_t s = cat->by_id[i];
-
-		if (s == 0)
-			return SIZE_MAX;
-		if (s != SLOT_DELETED && cat->metrics[s - 1]->id == id)
-			return i;
-	}
-}
-
-/* Put idx at the first free or deleted slot from home; key known absent. */
-static void
-table_put(size_t *tab, size_t cap, size_t home, size_t idx, size_t *used)
-{
-	size_t mask = cap - 1, i;
-
-	for (i = home & mask; tab[i] != 0 && tab[i] != SLOT_DELETED; i = (i + 1) & mask)
-		;
-	if (tab[i] == 0)
-		(*used)++;
-	tab[i] = idx + 1;
-}
-
-/* Rebuild both tables, without tombstones, with room for want metrics. */
-static void
-rebuild(struct catalog *cat, size_t want)
-{
-	size_t cap = 16;
-
-	while (cap < want * 2 + 2)
-		cap *= 2;
-	free(cat->by_code);
-	free(cat->by_id);
-	cat->by_code = xcalloc(cap, sizeof *cat->by_code);
-	cat->by_id = xcalloc(cap, sizeof *cat->by_id);
-	cat->tabcap = cap;
-	cat->code_used = cat->id_used = 0;
-	for (size_t i = 0; i < cat->n; i++) {
-		const struct metric *m = cat->metrics[i];
-		size_t p;
-
-		table_put(cat->by_code, cap, hash_str(m->code), i, &cat->code_used);
-		if (m->id == 0)
-			continue;
-		if ((p = find_id(cat, m->id)) != SIZE_MAX)
-			cat->by_id[p] = i + 1;
-		else
-			table_put(cat->by_id, cap, hash_id(m->id), i, &cat->id_used);
-	}
-}
-
 /* Create an empty catalog; never NULL. Free with catalog_free. */
 struct catalog *
 catalog_new(void)
 {
 	struct catalog *cat = xcalloc(1, sizeof *cat);
 
-	rebuild(cat, 0);
+	cat->by_code = index_new();
+	cat->by_id = index_new();
 	return cat;
 }
 
@@ -215,8 +117,8 @@ catalog_free(struct catalog *cat)
 	for (size_t i = 0; i < cat->n; i++)
 		metric_free(cat->metrics[i]);
 	free(cat->metrics);
-	free(cat->by_code);
-	free(cat->by_id);
+	index_free(cat->by_code);
+	index_free(cat->by_id);
 	free(cat);
 }
 
@@ -236,7 +138,7 @@ void
 catalog_add(struct catalog *cat, const struct metric *m)
 {
 	struct metric *c = xmalloc(sizeof *c);
-	size_t pc, idx;
+	size_t idx;
 
 	*c = *m;
 	c->code = dup_or_empty(m->code);
@@ -245,20 +147,12 @@ catalog_add(struct catalog *cat, const struct metric *m)
 	c->unit = dup_or_empty(m->unit);
 	c->description = dup_or_empty(m->description);
 
-	if ((cat->code_used + 1) * 2 > cat->tabcap || (cat->id_used + 1) * 2 > cat->tabcap)
-		rebuild(cat, cat->n + 1);
+	if ((idx = index_get(cat->by_code, INDEX_STR(c->code))) != INDEX_NONE) {
+		struct metric *old = cat->metrics[idx];
 
-	if ((pc = find_code(cat, c->code)) != SIZE_MAX) {
-		struct metric *old;
-
-		idx = cat->by_code[pc] - 1;
-		old = cat->metrics[idx];
-		if (old->id != 0) {
-			size_t pi = find_id(cat, old->id);
-
-			if (pi != SIZE_MAX && cat->by_id[pi] - 1 == idx)
-				cat->by_id[pi] = SLOT_DELETED;
-		}
+		if (old->id != 0 && index_get(cat->by_id, INDEX_INT(old->id)) == idx)
+			index_del(cat->by_id, INDEX_INT(old->id));
+		index_put(cat->by_code, INDEX_STR(c->code), idx); /* the key is now c's copy */
 		metric_free(old);
 		cat->metrics[idx] = c;
 	} else {
@@ -268,16 +162,10 @@ catalog_add(struct catalog *cat, const struct metric *m)
 		}
 		idx = cat->n++;
 		cat->metrics[idx] = c;
-		table_put(cat->by_code, cat->tabcap, hash_str(c->code), idx, &cat->code_used);
+		index_put(cat->by_code, INDEX_STR(c->code), idx);
 	}
-	if (c->id != 0) {
-		size_t pi = find_id(cat, c->id);
-
-		if (pi != SIZE_MAX)
-			cat->by_id[pi] = idx + 1;
-		else
-			table_put(cat->by_id, cat->tabcap, hash_id(c->id), idx, &cat->id_used);
-	}
+	if (c->id != 0)
+		index_put(cat->by_id, INDEX_INT(c->id), idx);
 }
 
 /* Number of metrics. */
@@ -298,9 +186,9 @@ catalog_get(const struct catalog *cat, size_t i)
 const struct metric *
 catalog_by_code(const struct catalog *cat, const char *code)
 {
-	size_t p = find_code(cat, code);
+	size_t p = index_get(cat->by_code, INDEX_STR(code));
 
-	return p == SIZE_MAX ? NULL : cat->metrics[cat->by_code[p] - 1];
+	return p == INDEX_NONE ? NULL : cat->metrics[p];
 }
 
 /* The metric with this database id (borrowed), or NULL; 0 is never found. */
@@ -311,8 +199,8 @@ catalog_by_id(const struct catalog *cat, int id)
 
 	if (id == 0)
 		return NULL;
-	p = find_id(cat, id);
-	return p == SIZE_MAX ? NULL : cat->metrics[cat->by_id[p] - 1];
+	p = index_get(cat->by_id, INDEX_INT(id));
+	return p == INDEX_NONE ? NULL : cat->metrics[p];
 }
 
 /* True if s matches ^[a-z][a-z0-9_]{0,63}$, the metric table's CHECK. */

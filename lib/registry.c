@@ -2,13 +2,11 @@
  * registry.c: the org-unit hierarchy in memory, see registry.h.
  *
  * Units live in an array of owned pointers (a replaced unit keeps its slot;
- * a unit displaced by a second replacement leaves a NULL hole until the next
- * rebuild). Two open-addressing hash tables with linear probing map a code
- * and an id to an array index. A table slot holds index + 1, 0 for empty and
- * SLOT_DELETED for a tombstone; the tables are rebuilt (and the array
- * compacted) when live entries plus tombstones would pass half the capacity.
+ * a unit displaced by a second replacement, which takes inconsistent data,
+ * leaves a NULL hole: a registry is built once per load, so holes are few).
+ * Two hash indexes (index.h) map a code and an id to an array index.
  *
- * Invariants: every live unit is in both tables exactly once; no two live
+ * Invariants: every live unit is in both indexes exactly once; no two live
  * units share a code or an id.
  */
 #include "registry.h"
@@ -17,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index.h"
 #include "util.h"
 
-#define SLOT_DELETED SIZE_MAX
 /* registry_within gives up after this many steps (a cycle in bad data). */
 #define WITHIN_MAX_STEPS 16
 
@@ -29,11 +27,8 @@ struct registry {
 	size_t unitcap;
 	size_t count; /* live units */
 
-	size_t *by_code; /* tabcap slots each: index + 1, 0, or SLOT_DELETED */
-	size_t *by_id;
-	size_t tabcap; /* power of two */
-	size_t code_used; /* live + tombstones in by_code */
-	size_t id_used;
+	struct index *by_code; /* code -> index in units */
+	struct index *by_id;   /* id -> index in units */
 };
 
 static const char *const unit_kind_names[UNIT_KIND_COUNT] = {
@@ -202,112 +197,14 @@ stages_format(unsigned mask, char sep, char *out, size_t len)
 	return out;
 }
 
-/* FNV-1a over a NUL-terminated string. */
-static size_t
-hash_str(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return (size_t)h;
-}
-
-/* A multiplicative mix so that sequential ids spread over the table. */
-static size_t
-hash_id(int id)
-{
-	uint64_t h = (uint64_t)(uint32_t)id * 0x9e3779b97f4a7c15ull;
-
-	return (size_t)(h ^ (h >> 29));
-}
-
-/* Table position holding the unit with this code, or SIZE_MAX. */
-static size_t
-find_code(const struct registry *reg, const char *code)
-{
-	size_t mask = reg->tabcap - 1, i;
-
-	if (reg->tabcap == 0)
-		return SIZE_MAX;
-	for (i = hash_str(code) & mask;; i = (i + 1) & mask) {
-		size_t s = reg->by_code[i];
-
-		if (s == 0)
-			return SIZE_MAX;
-		if (s != SLOT_DELETED && strcmp(reg->units[s - 1]->code, code) == 0)
-			return i;
-	}
-}
-
-/* Table position holding the unit with this id, or SIZE_MAX. */
-static size_t
-find_id(const struct registry *reg, int id)
-{
-	size_t mask = reg->tabcap - 1, i;
-
-	if (reg->tabcap == 0)
-		return SIZE_MAX;
-	for (i = hash_id(id) & mask;; i = (i + 1) & mask) {
-		size_t s = reg->by_id[i];
-
-		if (s == 0)
-			return SIZE_MAX;
-		if (s != SLOT_DELETED && reg->units[s - 1]->id == id)
-			return i;
-	}
-}
-
-/*
- * Put index idx into a table at the first free or deleted slot from home.
- * The caller guarantees the key is not already present and that the table
- * has room. *used counts live entries and tombstones.
- */
-static void
-table_put(size_t *tab, size_t cap, size_t home, size_t idx, size_t *used)
-{
-	size_t mask = cap - 1, i;
-
-	for (i = home & mask; tab[i] != 0 && tab[i] != SLOT_DELETED; i = (i + 1) & mask)
-		;
-	if (tab[i] == 0)
-		(*used)++;
-	tab[i] = idx + 1;
-}
-
-/* Compact the unit array and rebuild both tables with capacity for want. */
-static void
-rebuild(struct registry *reg, size_t want)
-{
-	size_t cap = 16, j = 0;
-
-	while (cap < want * 2 + 2)
-		cap *= 2;
-	for (size_t i = 0; i < reg->nunits; i++)
-		if (reg->units[i] != NULL)
-			reg->units[j++] = reg->units[i];
-	reg->nunits = j;
-	free(reg->by_code);
-	free(reg->by_id);
-	reg->by_code = xcalloc(cap, sizeof *reg->by_code);
-	reg->by_id = xcalloc(cap, sizeof *reg->by_id);
-	reg->tabcap = cap;
-	reg->code_used = reg->id_used = 0;
-	for (size_t i = 0; i < reg->nunits; i++) {
-		table_put(reg->by_code, cap, hash_str(reg->units[i]->code), i, &reg->code_used);
-		table_put(reg->by_id, cap, hash_id(reg->units[i]->id), i, &reg->id_used);
-	}
-}
-
 /* Create an empty registry; never NULL. Free with registry_free. */
 struct registry *
 registry_new(void)
 {
 	struct registry *reg = xcalloc(1, sizeof *reg);
 
-	rebuild(reg, 0);
+	reg->by_code = index_new();
+	reg->by_id = index_new();
 	return reg;
 }
 
@@ -331,8 +228,8 @@ registry_free(struct registry *reg)
 	for (size_t i = 0; i < reg->nunits; i++)
 		unit_free(reg->units[i]);
 	free(reg->units);
-	free(reg->by_code);
-	free(reg->by_id);
+	index_free(reg->by_code);
+	index_free(reg->by_id);
 	free(reg);
 }
 
@@ -359,36 +256,31 @@ registry_add(struct registry *reg, const struct unit *u)
 	struct unit *c = unit_copy(u);
 	size_t pid, pcode, idx;
 
-	/* Room for one more live entry, counting tombstones, at load <= 1/2. */
-	if ((reg->code_used + 1) * 2 > reg->tabcap || (reg->id_used + 1) * 2 > reg->tabcap)
-		rebuild(reg, reg->count + 1);
-
-	pid = find_id(reg, c->id);
-	pcode = find_code(reg, c->code);
-	if (pid != SIZE_MAX) {
-		/* Same id: take over its slot; its code leaves the code table. */
-		idx = reg->by_id[pid] - 1;
-		if (pcode != SIZE_MAX && reg->by_code[pcode] - 1 != idx) {
+	pid = index_get(reg->by_id, INDEX_INT(c->id));
+	pcode = index_get(reg->by_code, INDEX_STR(c->code));
+	if (pid != INDEX_NONE) {
+		/* Same id: take over its slot; its code leaves the code index. */
+		idx = pid;
+		if (pcode != INDEX_NONE && pcode != idx) {
 			/* A second unit holds the code: drop it entirely. */
-			size_t other = reg->by_code[pcode] - 1;
-
-			reg->by_id[find_id(reg, reg->units[other]->id)] = SLOT_DELETED;
-			reg->by_code[pcode] = SLOT_DELETED;
-			unit_free(reg->units[other]);
-			reg->units[other] = NULL;
+			index_del(reg->by_id, INDEX_INT(reg->units[pcode]->id));
+			index_del(reg->by_code, INDEX_STR(reg->units[pcode]->code));
+			unit_free(reg->units[pcode]);
+			reg->units[pcode] = NULL;
 			reg->count--;
 		}
-		reg->by_code[find_code(reg, reg->units[idx]->code)] = SLOT_DELETED;
+		index_del(reg->by_code, INDEX_STR(reg->units[idx]->code));
 		unit_free(reg->units[idx]);
 		reg->units[idx] = c;
-		table_put(reg->by_code, reg->tabcap, hash_str(c->code), idx, &reg->code_used);
-	} else if (pcode != SIZE_MAX) {
+		index_put(reg->by_code, INDEX_STR(c->code), idx);
+	} else if (pcode != INDEX_NONE) {
 		/* Same code, new id: take over its slot; its id leaves. */
-		idx = reg->by_code[pcode] - 1;
-		reg->by_id[find_id(reg, reg->units[idx]->id)] = SLOT_DELETED;
+		idx = pcode;
+		index_del(reg->by_id, INDEX_INT(reg->units[idx]->id));
+		index_put(reg->by_code, INDEX_STR(c->code), idx); /* the key is now c's copy */
 		unit_free(reg->units[idx]);
 		reg->units[idx] = c;
-		table_put(reg->by_id, reg->tabcap, hash_id(c->id), idx, &reg->id_used);
+		index_put(reg->by_id, INDEX_INT(c->id), idx);
 	} else {
 		if (reg->nunits == reg->unitcap) {
 			reg->unitcap = reg->unitcap ? reg->unitcap * 2 : 16;
@@ -397,8 +289,8 @@ registry_add(struct registry *reg, const struct unit *u)
 		idx = reg->nunits++;
 		reg->units[idx] = c;
 		reg->count++;
-		table_put(reg->by_code, reg->tabcap, hash_str(c->code), idx, &reg->code_used);
-		table_put(reg->by_id, reg->tabcap, hash_id(c->id), idx, &reg->id_used);
+		index_put(reg->by_code, INDEX_STR(c->code), idx);
+		index_put(reg->by_id, INDEX_INT(c->id), idx);
 	}
 }
 
@@ -413,18 +305,18 @@ registry_count(const struct registry *reg)
 const struct unit *
 registry_by_code(const struct registry *reg, const char *code)
 {
-	size_t p = find_code(reg, code);
+	size_t p = index_get(reg->by_code, INDEX_STR(code));
 
-	return p == SIZE_MAX ? NULL : reg->units[reg->by_code[p] - 1];
+	return p == INDEX_NONE ? NULL : reg->units[p];
 }
 
 /* The unit with this id, borrowed from reg, or NULL. */
 const struct unit *
 registry_by_id(const struct registry *reg, int id)
 {
-	size_t p = find_id(reg, id);
+	size_t p = index_get(reg->by_id, INDEX_INT(id));
 
-	return p == SIZE_MAX ? NULL : reg->units[reg->by_id[p] - 1];
+	return p == INDEX_NONE ? NULL : reg->units[p];
 }
 
 /*
