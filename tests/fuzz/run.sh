@@ -65,7 +65,7 @@ cflags="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Ilib
 -Wall -Wextra -Werror -fno-omit-frame-pointer
 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 $(pkg-config --cflags libcjson)"
-libs="$(pkg-config --libs libcjson) -lm"
+libs="$(pkg-config --libs libcjson libcrypto) -lm"
 
 # lib_sources FILE: lib/X.c for every "X.h" that FILE includes, directly or
 # through other lib/ headers and sources.
