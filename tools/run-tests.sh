@@ -18,7 +18,11 @@
 #
 # --valgrind runs each binary under memcheck with -j1. Criterion runs every
 # test in a child process whose exit status it does not check, so valgrind's
-# verdict is read from its per-process logs instead of its exit code.
+# verdict is read from its per-process logs instead of its exit code. For
+# the same reason, sanitizer reports (make SANITIZE=...: a leak found when a
+# test process exits, or one in the daemon or CLI a test ran) are written to
+# per-binary files (log_path in ASAN_OPTIONS/UBSAN_OPTIONS); any such file
+# is shown and counts as a failure.
 #
 # EDUMON_TEST_TIMEOUT (seconds, default 600; 1800 under valgrind) bounds each
 # binary: Criterion's own --timeout does not stop a hung test in 2.4.
@@ -132,6 +136,8 @@ for t in "$@"; do
 	t0=$(date +%s)
 	out=$work/$name.out
 	vgdir=$work/vg-$name
+	sandir=$work/san-$name
+	mkdir -p "$sandir"
 	if [ "$use_valgrind" = yes ]; then
 		mkdir -p "$vgdir"
 		set -- valgrind --leak-check=full --show-leak-kinds=definite,indirect \
@@ -144,6 +150,9 @@ for t in "$@"; do
 	# "$@" was the test list; the loop already expanded it, so reusing the
 	# positional parameters for the command line is safe.
 	{
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$sandir/asan"
+		UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$sandir/ubsan"
+		export ASAN_OPTIONS UBSAN_OPTIONS
 		rc=0
 		# shellcheck disable=SC2086 # $norandom is a command prefix or empty
 		timeout -k 10 "$limit" $norandom "$@" 2>&1 || rc=$?
@@ -180,6 +189,12 @@ for t in "$@"; do
 			fi
 		done
 	fi
+	for log in "$sandir"/*; do
+		[ -f "$log" ] || continue
+		echo "$prog: $name: sanitizer report ($log):" >&2
+		cat "$log" >&2
+		bad=yes
+	done
 	passed=$((passed + p))
 	failed=$((failed + f))
 	if [ "$bad" = yes ]; then
