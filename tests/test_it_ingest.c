@@ -462,7 +462,8 @@ setup_small_body(void)
 	start_env("--max-body 2048");
 }
 
-Test(ingest, body_too_large, .init = setup_small_body)
+/* Its own suite: a test's .init runs after the suite's, not instead. */
+Test(ingest_limits, body_too_large, .init = setup_small_body, .fini = teardown, .timeout = 60)
 {
 	struct tl_resp r;
 	char *body = malloc(8192);
