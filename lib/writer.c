@@ -1,14 +1,14 @@
 /*
  * writer.c: see writer.h.
  *
- * One transaction per batch, sent as a pipeline job of three statements and
+ * One transaction per batch, sent as a pipeline job of two statements and
  * a Sync (an implicit transaction: it commits at the Sync, or rolls back as a
  * whole). Parameters are PostgreSQL array literals unnested server-side, so
- * a batch of any size is three statement executions.
+ * a batch of any size is two statement executions.
  *
- * Observations are sent sorted by key so that concurrent transactions (from
- * other edumond processes) lock rows in one order and cannot deadlock on
- * them; within one process no two batches in flight share a key at all.
+ * New observations are inserted in key order. Within one process no two
+ * batches in flight share a key at all; between edumond processes a
+ * deadlock on corrections is possible and is retried (40P01).
  */
 #include "writer.h"
 
@@ -40,38 +40,52 @@ static const char sql_insert_submissions[] =
 	" AS x(unit_id, id, ord) JOIN edumon.submission s"                                \
 	" ON s.unit_id = x.unit_id AND s.id = x.id)"
 
-static const char sql_copy_revisions[] =
+/*
+ * One statement writes the observations: insert the new keys (ON CONFLICT
+ * DO NOTHING), update the existing ones, and copy each replaced version into
+ * observation_revision. The UPDATE joins the table to itself as "old": both
+ * read the statement's snapshot, so "old" is the version being replaced
+ * (PostgreSQL 15 has no RETURNING OLD). Rows the INSERT adds are invisible
+ * to the UPDATE in the same statement, so no key is written twice. New keys
+ * cost one index probe each, with no lookup of a previous version.
+ */
+static const char sql_write_observations[] =
     SQL_INSERTED_CTE
-    ", k AS (SELECT k.* FROM unnest($3::int[], $4::int[], $5::smallint[], $6::date[])"
-    " AS k(ord, unit_id, metric_id, period_start) JOIN ins USING (ord))"
-    " INSERT INTO edumon.observation_revision (unit_id, metric_id, period_start, revision,"
-    " period, value, numerator, denominator, submission_unit_id, submission_id, recorded_at)"
-    " SELECT o.unit_id, o.metric_id, o.period_start, o.revision, o.period, o.value,"
-    " o.numerator, o.denominator, o.submission_unit_id, o.submission_id, o.recorded_at"
-    " FROM edumon.observation o JOIN k ON o.unit_id = k.unit_id"
-    " AND o.metric_id = k.metric_id AND o.period_start = k.period_start"
-    " ORDER BY o.unit_id, o.metric_id, o.period_start FOR UPDATE OF o";
-
-static const char sql_upsert_observations[] =
-    SQL_INSERTED_CTE
-    " INSERT INTO edumon.observation AS o (unit_id, metric_id, period_start, period_end,"
-    " period, value, numerator, denominator, revision, submission_unit_id, submission_id)"
-    " SELECT k.unit_id, k.metric_id, k.period_start, k.period_end, k.period, k.value,"
-    " k.numerator, k.denominator, 1, x.unit_id, x.id"
+    ", k AS (SELECT k.*, x.unit_id AS sunit, x.id AS sid"
     " FROM unnest($3::int[], $4::int[], $5::smallint[], $6::date[], $7::date[], $8::text[],"
     " $9::float8[], $10::int8[], $11::int8[])"
     " AS k(ord, unit_id, metric_id, period_start, period_end, period, value, numerator,"
     " denominator)"
     " JOIN ins USING (ord)"
     " JOIN unnest($1::int[], $2::uuid[]) WITH ORDINALITY AS x(unit_id, id, ord)"
-    " ON x.ord = k.ord"
-    " ORDER BY k.unit_id, k.metric_id, k.period_start"
-    " ON CONFLICT (unit_id, metric_id, period_start) DO UPDATE SET"
-    " period_end = EXCLUDED.period_end, period = EXCLUDED.period, value = EXCLUDED.value,"
-    " numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator,"
-    " revision = o.revision + 1, submission_unit_id = EXCLUDED.submission_unit_id,"
-    " submission_id = EXCLUDED.submission_id, recorded_at = now()"
-    " RETURNING o.unit_id, o.metric_id, o.period_start - DATE '1970-01-01', o.revision";
+    " ON x.ord = k.ord),"
+    " added AS (INSERT INTO edumon.observation (unit_id, metric_id, period_start, period_end,"
+    " period, value, numerator, denominator, revision, submission_unit_id, submission_id)"
+    " SELECT unit_id, metric_id, period_start, period_end, period, value, numerator,"
+    " denominator, 1, sunit, sid FROM k ORDER BY unit_id, metric_id, period_start"
+    " ON CONFLICT (unit_id, metric_id, period_start) DO NOTHING"
+    " RETURNING unit_id, metric_id, period_start, revision),"
+    " changed AS (UPDATE edumon.observation o SET period_end = k.period_end,"
+    " period = k.period, value = k.value, numerator = k.numerator,"
+    " denominator = k.denominator, revision = old.revision + 1, submission_unit_id = k.sunit,"
+    " submission_id = k.sid, recorded_at = now()"
+    " FROM k JOIN edumon.observation old ON old.unit_id = k.unit_id"
+    " AND old.metric_id = k.metric_id AND old.period_start = k.period_start"
+    " WHERE o.unit_id = k.unit_id AND o.metric_id = k.metric_id"
+    " AND o.period_start = k.period_start"
+    " RETURNING o.unit_id, o.metric_id, o.period_start, o.revision,"
+    " old.revision AS old_revision, old.period AS old_period, old.value AS old_value,"
+    " old.numerator AS old_numerator, old.denominator AS old_denominator,"
+    " old.submission_unit_id AS old_sunit, old.submission_id AS old_sid,"
+    " old.recorded_at AS old_recorded_at),"
+    " kept AS (INSERT INTO edumon.observation_revision (unit_id, metric_id, period_start,"
+    " revision, period, value, numerator, denominator, submission_unit_id, submission_id,"
+    " recorded_at)"
+    " SELECT unit_id, metric_id, period_start, old_revision, old_period, old_value,"
+    " old_numerator, old_denominator, old_sunit, old_sid, old_recorded_at FROM changed)"
+    " SELECT unit_id, metric_id, period_start - DATE '1970-01-01', revision FROM added"
+    " UNION ALL"
+    " SELECT unit_id, metric_id, period_start - DATE '1970-01-01', revision FROM changed";
 
 /* For an idempotent repeat: the original submission, whether its body was the
  * same, and the revision each observation got at the time. */
@@ -91,8 +105,7 @@ static const char sql_replay[] =
 
 static const struct pgc_prepared prepared[] = {
     {"ins_sub", sql_insert_submissions},
-    {"copy_rev", sql_copy_revisions},
-    {"upsert_obs", sql_upsert_observations},
+    {"write_obs", sql_write_observations},
     {"replay", sql_replay},
 };
 
@@ -518,8 +531,8 @@ static int
 batch_send(struct wconn *wc, struct batch *bt)
 {
 	struct buf sa[8], oa[9];
-	const char *v1[8], *v2[6], *v3[11];
-	struct pgc_stmt stmts[3];
+	const char *v1[8], *v3[11];
+	struct pgc_stmt stmts[2];
 	int rc;
 
 	for (size_t k = 0; k < 8; k++)
@@ -576,19 +589,16 @@ batch_send(struct wconn *wc, struct batch *bt)
 	}
 	for (size_t k = 0; k < 9; k++)
 		arr_end(&oa[k], bt->nobs);
-	v2[0] = v3[0] = sa[0].data;
-	v2[1] = v3[1] = sa[1].data;
-	for (size_t k = 0; k < 4; k++)
-		v2[2 + k] = oa[k].data;
+	v3[0] = sa[0].data;
+	v3[1] = sa[1].data;
 	for (size_t k = 0; k < 9; k++)
 		v3[2 + k] = oa[k].data;
 	stmts[0] = (struct pgc_stmt){"ins_sub", NULL, 8, v1};
-	stmts[1] = (struct pgc_stmt){"copy_rev", NULL, 6, v2};
-	stmts[2] = (struct pgc_stmt){"upsert_obs", NULL, 11, v3};
+	stmts[1] = (struct pgc_stmt){"write_obs", NULL, 11, v3};
 
 	bt->conn = wc;
 	bt->started = now_usec();
-	rc = pgc_submit(wc->pgc, stmts, 3, batch_done_cb, bt);
+	rc = pgc_submit(wc->pgc, stmts, 2, batch_done_cb, bt);
 	if (rc == 0) {
 		wc->inflight = bt;
 		wc->w->inflight_reqs += bt->nreqs;
@@ -612,7 +622,7 @@ static void replay_start(struct writer *w, struct write_req *req);
 static void
 batch_committed(struct writer *w, struct batch *bt, const struct pgc_outcome *out)
 {
-	PGresult *ins = out->results[0], *ups = out->results[2];
+	PGresult *ins = out->results[0], *ups = out->results[1];
 	int nins = PQntuples(ins), nups = PQntuples(ups);
 	char **ids = xcalloc((size_t)nins + 1, sizeof *ids);
 

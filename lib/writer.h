@@ -1,10 +1,11 @@
 /*
  * writer.h: the group-commit writer. Validated submissions queue here; each
  * database connection takes everything queued (up to a batch limit) and
- * commits it as one transaction of three statements over unnest() arrays:
+ * commits it as one transaction of two statements over unnest() arrays:
  * insert the submissions (ON CONFLICT on the idempotency key does nothing),
- * copy the versions about to be replaced into observation_revision, and
- * upsert the observations. Only after the COMMIT is each request answered.
+ * then write the observations of the submissions inserted: new keys are
+ * inserted, existing ones updated, and each replaced version is copied into
+ * observation_revision. Only after the COMMIT is each request answered.
  *
  * Invariants:
  * - a request is answered exactly once, through its done callback, from the
