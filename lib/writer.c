@@ -46,8 +46,9 @@ static const char sql_insert_submissions[] =
  * observation_revision. The UPDATE joins the table to itself as "old": both
  * read the statement's snapshot, so "old" is the version being replaced
  * (PostgreSQL 15 has no RETURNING OLD). Rows the INSERT adds are invisible
- * to the UPDATE in the same statement, so no key is written twice. New keys
- * cost one index probe each, with no lookup of a previous version.
+ * to the UPDATE in the same statement, so no key is written twice; the keys
+ * the INSERT took are left out of the UPDATE's join, so a new key costs one
+ * index probe (the INSERT's) and no lookup of a previous version.
  */
 static const char sql_write_observations[] =
     SQL_INSERTED_CTE
@@ -69,7 +70,10 @@ static const char sql_write_observations[] =
     " period = k.period, value = k.value, numerator = k.numerator,"
     " denominator = k.denominator, revision = old.revision + 1, submission_unit_id = k.sunit,"
     " submission_id = k.sid, recorded_at = now()"
-    " FROM k JOIN edumon.observation old ON old.unit_id = k.unit_id"
+    " FROM (SELECT * FROM k WHERE NOT EXISTS (SELECT FROM added a"
+    " WHERE a.unit_id = k.unit_id AND a.metric_id = k.metric_id"
+    " AND a.period_start = k.period_start)) k"
+    " JOIN edumon.observation old ON old.unit_id = k.unit_id"
     " AND old.metric_id = k.metric_id AND old.period_start = k.period_start"
     " WHERE o.unit_id = k.unit_id AND o.metric_id = k.metric_id"
     " AND o.period_start = k.period_start"
