@@ -98,7 +98,9 @@ perf_pid=
 
 cleanup() {
 	rc=$?
-	trap - EXIT INT TERM
+	trap - EXIT INT TERM HUP
+	# Our stdout may be a closed pipe (| head): finish the clean-up anyway.
+	trap '' PIPE
 	if [ -n "$perf_pid" ] && kill -0 "$perf_pid" 2>/dev/null; then
 		kill -INT "$perf_pid" 2>/dev/null || true
 		wait "$perf_pid" 2>/dev/null || true
@@ -127,6 +129,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
 
 # --- PostgreSQL --------------------------------------------------------------
 $pglocal init "$pg" >/dev/null
@@ -221,7 +225,8 @@ report_delta() {
 	}'
 }
 
-echo "== edumon bench: PostgreSQL $pgversion, fsync=on, synchronous_commit=on, $(nproc) CPUs"
+echo "== edumon bench: PostgreSQL $pgversion, fsync=on, synchronous_commit=on, $(nproc) CPUs," \
+    "load average $(cut -d ' ' -f 1-3 /proc/loadavg) before the run"
 echo "edumond $(sed -n 's/.*\(listening on .*\)/\1/p' "$tmp/edumond.log" | head -n 1)" \
     "${writers:+--writer-connections $writers }${batch:+--batch-observations $batch}"
 
@@ -242,6 +247,9 @@ if [ "$perf" = 1 ]; then
 		perf=0
 	fi
 fi
+# Start from a clean slate: the set-up's writes flushed (the COPY phase does
+# the same before its timed COPY).
+psql_do edumon -c CHECKPOINT
 # Snapshots at the start and end of the measured window (the COPY that
 # follows it must not count in the machine's CPU figures).
 (sleep "$warmup"; snapshot >"$tmp/snap.start"; sleep "$duration"; snapshot >"$tmp/snap.end") &
