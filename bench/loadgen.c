@@ -182,15 +182,6 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
-/* splitmix64: a well-mixed pseudo-random value from a counter. */
-static uint64_t
-mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
 
 /* Read a whole file into a NUL-terminated buffer; NULL if it cannot be read. */
 static char *
@@ -439,7 +430,7 @@ gen_submission(const struct gen *g, uint64_t n, struct gen_obs *out)
 		period_containing(day == 0 ? PERIOD_MONTH : PERIOD_DAY,
 		    date_from_civil(y, mo, day == 0 ? 1 : day), &o->p);
 		period_format(&o->p, o->period, sizeof o->period);
-		gen_value(o->m, mix64(mix64(slot * MAX_OBS + i) ^ (round + g->seed)), o);
+		gen_value(o->m, hash_mix64(hash_mix64(slot * MAX_OBS + i) ^ (round + g->seed)), o);
 	}
 	return g->nitems;
 }

@@ -304,9 +304,11 @@ touch_cb(evutil_socket_t fd, short what, void *arg)
 	if (d->nused == 0 || !pgc_ready(d->pgc))
 		return;
 	buf_init(&ids);
-	for (size_t i = 0; i < d->nused; i++)
-		buf_printf(&ids, "%c%d", i == 0 ? '{' : ',', d->used[i]);
-	buf_putc(&ids, '}');
+	for (size_t i = 0; i < d->nused; i++) {
+		buf_pg_array_sep(&ids, i);
+		buf_printf(&ids, "%d", d->used[i]);
+	}
+	buf_pg_array_end(&ids, d->nused);
 	v[0] = ids.data;
 	stmt = (struct pgc_stmt){NULL,
 	    "UPDATE edumon.api_token SET last_used_at = now() WHERE id = ANY($1::int[])", 1, v};

@@ -40,21 +40,12 @@ static const char sql_upsert[] =
     " ON CONFLICT (id, sha256) DO UPDATE SET active = true, ruleset = EXCLUDED.ruleset,"
     " last_loaded = now()";
 
+/* One text element of an array literal; NULL stays NULL. */
 static void
 arr_text(struct buf *b, size_t i, const char *s)
 {
-	buf_putc(b, i == 0 ? '{' : ',');
-	if (s == NULL) {
-		buf_puts(b, "NULL");
-		return;
-	}
-	buf_putc(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, *s);
-	}
-	buf_putc(b, '"');
+	buf_pg_array_sep(b, i);
+	buf_pg_array_text(b, s, s != NULL ? strlen(s) : 0);
 }
 
 static void
@@ -128,9 +119,7 @@ mirror(struct rulesd *r)
 		free(canon);
 	}
 	for (size_t k = 0; k < 8; k++) {
-		if (set->nrules == 0)
-			buf_putc(&a[k], '{');
-		buf_putc(&a[k], '}');
+		buf_pg_array_end(&a[k], set->nrules);
 		v[k] = a[k].data;
 	}
 	v[8] = set->version;

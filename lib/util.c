@@ -213,6 +213,46 @@ buf_json_string(struct buf *b, const char *s)
 	buf_putc(b, '"');
 }
 
+void
+buf_pg_array_sep(struct buf *b, size_t index)
+{
+	buf_putc(b, index == 0 ? '{' : ',');
+}
+
+void
+buf_pg_array_text(struct buf *b, const char *s, size_t len)
+{
+	if (s == NULL) {
+		buf_puts(b, "NULL");
+		return;
+	}
+	buf_reserve(b, len + 2);
+	buf_putc(b, '"');
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			buf_putc(b, '\\');
+		buf_putc(b, s[i]);
+	}
+	buf_putc(b, '"');
+}
+
+void
+buf_pg_array_end(struct buf *b, size_t n)
+{
+	if (n == 0)
+		buf_putc(b, '{');
+	buf_putc(b, '}');
+}
+
+uint64_t
+hash_mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
 char *
 buf_steal(struct buf *b)
 {

@@ -48,6 +48,20 @@ void buf_append(struct buf *b, const void *data, size_t len);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) PRINTFLIKE(2, 3);
+/*
+ * PostgreSQL array literals, built element by element: buf_pg_array_sep
+ * before element index ('{' before the first, ',' after), then the element
+ * (buf_pg_array_text: s[0..len) double-quoted with '"' and '\\' escaped,
+ * or NULL when s is NULL; numbers can be appended as they are), and
+ * buf_pg_array_end after n elements ("{}" when n is 0).
+ */
+void buf_pg_array_sep(struct buf *b, size_t index);
+void buf_pg_array_text(struct buf *b, const char *s, size_t len);
+void buf_pg_array_end(struct buf *b, size_t n);
+
+/* splitmix64's finaliser: a well-mixed 64-bit value from any input. */
+uint64_t hash_mix64(uint64_t x);
+
 /* Append s as a JSON string literal, quotes included. */
 void buf_json_string(struct buf *b, const char *s);
 /* Detach the contents; the caller owns the returned string (never NULL). */

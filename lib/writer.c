@@ -170,20 +170,11 @@ struct writer {
 static void dispatch(struct writer *w);
 
 static uint64_t
-mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static uint64_t
 obs_hash(int unit_id, int metric_id, int32_t start)
 {
 	uint64_t a = (uint64_t)(uint32_t)unit_id << 32 | (uint32_t)start;
 
-	return mix64(a ^ mix64((uint64_t)(uint32_t)metric_id)) | 1;
+	return hash_mix64(a ^ hash_mix64((uint64_t)(uint32_t)metric_id)) | 1;
 }
 
 static uint64_t
@@ -193,7 +184,7 @@ key_hash(int unit_id, const char *key)
 
 	for (const unsigned char *p = (const unsigned char *)key; *p != '\0'; p++)
 		h = (h ^ *p) * 0x100000001b3ull;
-	return mix64(h ^ 0x5bd1e995ull) | 1;
+	return hash_mix64(h ^ 0x5bd1e995ull) | 1;
 }
 
 static int
@@ -338,34 +329,6 @@ batch_free(struct batch *b)
 	free(b->obs);
 	free(b->hashes);
 	free(b);
-}
-
-/* PostgreSQL array literal builders. */
-static void
-arr_sep(struct buf *b, size_t i)
-{
-	buf_putc(b, i == 0 ? '{' : ',');
-}
-
-static void
-arr_end(struct buf *b, size_t n)
-{
-	if (n == 0)
-		buf_putc(b, '{');
-	buf_putc(b, '}');
-}
-
-static void
-arr_text(struct buf *b, const char *s, size_t len)
-{
-	buf_reserve(b, len + 2);
-	buf_putc(b, '"');
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, s[i]);
-	}
-	buf_putc(b, '"');
 }
 
 static void
@@ -550,15 +513,15 @@ batch_send(struct wconn *wc, struct batch *bt)
 		char hex[2 * SHA256_LEN + 1];
 
 		for (size_t k = 0; k < 8; k++)
-			arr_sep(&sa[k], i);
+			buf_pg_array_sep(&sa[k], i);
 		buf_printf(&sa[0], "%d", r->unit_id);
 		buf_puts(&sa[1], r->submission_id);
 		buf_printf(&sa[2], "%d", r->token_id);
-		arr_text(&sa[3], r->idempotency_key, strlen(r->idempotency_key));
+		buf_pg_array_text(&sa[3], r->idempotency_key, strlen(r->idempotency_key));
 		hex_encode(r->body_sha256, SHA256_LEN, hex);
 		buf_printf(&sa[4], "\"\\\\x%s\"", hex);
-		arr_text(&sa[5], r->content_type, strlen(r->content_type));
-		arr_text(&sa[6], r->body, r->body_len);
+		buf_pg_array_text(&sa[5], r->content_type, strlen(r->content_type));
+		buf_pg_array_text(&sa[6], r->body, r->body_len);
 		buf_printf(&sa[7], "%zu", r->payload->nobs);
 	}
 	/* Observations, in key order: ord, unit, metric, start, end, period,
@@ -569,7 +532,7 @@ batch_send(struct wconn *wc, struct batch *bt)
 		char date[16];
 
 		for (size_t k = 0; k < 9; k++)
-			arr_sep(&oa[k], i);
+			buf_pg_array_sep(&oa[k], i);
 		buf_printf(&oa[0], "%zu", b->req + 1);
 		buf_printf(&oa[1], "%d", b->unit_id);
 		buf_printf(&oa[2], "%d", b->metric_id);
@@ -577,7 +540,7 @@ batch_send(struct wconn *wc, struct batch *bt)
 		buf_puts(&oa[3], date);
 		date_format(o->period.end, date, sizeof date);
 		buf_puts(&oa[4], date);
-		arr_text(&oa[5], o->period_text, strlen(o->period_text));
+		buf_pg_array_text(&oa[5], o->period_text, strlen(o->period_text));
 		arr_double(&oa[6], o->value);
 		if (o->has_ratio) {
 			buf_printf(&oa[7], "%lld", (long long)o->numerator);
@@ -588,11 +551,11 @@ batch_send(struct wconn *wc, struct batch *bt)
 		}
 	}
 	for (size_t k = 0; k < 8; k++) {
-		arr_end(&sa[k], bt->nreqs);
+		buf_pg_array_end(&sa[k], bt->nreqs);
 		v1[k] = sa[k].data;
 	}
 	for (size_t k = 0; k < 9; k++)
-		arr_end(&oa[k], bt->nobs);
+		buf_pg_array_end(&oa[k], bt->nobs);
 	v3[0] = sa[0].data;
 	v3[1] = sa[1].data;
 	for (size_t k = 0; k < 9; k++)
@@ -800,14 +763,14 @@ replay_start(struct writer *w, struct write_req *r)
 		char date[16];
 
 		for (size_t k = 0; k < 3; k++)
-			arr_sep(&a[k], i);
+			buf_pg_array_sep(&a[k], i);
 		buf_printf(&a[0], "%d", o->unit->id);
 		buf_printf(&a[1], "%d", o->metric->id);
 		date_format(o->period.start, date, sizeof date);
 		buf_puts(&a[2], date);
 	}
 	for (size_t k = 0; k < 3; k++)
-		arr_end(&a[k], r->payload->nobs);
+		buf_pg_array_end(&a[k], r->payload->nobs);
 	v[0] = unit;
 	v[1] = r->idempotency_key;
 	v[2] = hex;

@@ -142,3 +142,24 @@ Test(util, hex_encode)
 	hex_encode(in, 3, out);
 	cr_expect_str_eq(out, "00abff");
 }
+
+Test(util, pg_array_literals)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_pg_array_end(&b, 0);
+	cr_expect_str_eq(b.data, "{}");
+	buf_reset(&b);
+	buf_pg_array_sep(&b, 0);
+	buf_pg_array_text(&b, "a\"b\\c", 5);
+	buf_pg_array_sep(&b, 1);
+	buf_pg_array_text(&b, NULL, 0);
+	buf_pg_array_sep(&b, 2);
+	buf_puts(&b, "42");
+	buf_pg_array_end(&b, 3);
+	cr_expect_str_eq(b.data, "{\"a\\\"b\\\\c\",NULL,42}");
+	buf_free(&b);
+	cr_expect_eq(hash_mix64(1), hash_mix64(1));
+	cr_expect_neq(hash_mix64(1), hash_mix64(2));
+}
