@@ -611,6 +611,21 @@ batch_committed(struct writer *w, struct batch *bt, const struct pgc_outcome *ou
 		if (hit != NULL)
 			bt->reqs[hit->req]->revisions[hit->obs] = atoi(PQgetvalue(ups, i, 3));
 	}
+	/* Every key of an inserted submission was either added or changed. A
+	 * key with neither was inserted by another process between this
+	 * statement's snapshot and its INSERT (two edumond writing the same new
+	 * key at once): say so loudly; the value is still in submission.body. */
+	for (size_t i = 0; i < bt->nobs; i++) {
+		const struct bobs *o = &bt->obs[i];
+		const struct write_req *r = bt->reqs[o->req];
+
+		if (r->revisions[o->obs] == 0 &&
+		    bsearch(&(const char *){r->submission_id}, ids, (size_t)nins, sizeof *ids,
+		        cmp_str) != NULL)
+			log_error("writer: observation (unit %d, metric %d) of submission %s was"
+				  " written concurrently by another process and not applied",
+			    o->unit_id, o->metric_id, r->submission_id);
+	}
 	stats_batch(w->stats, bt->nreqs, (size_t)nups,
 	    (double)(now_usec() - bt->started) / 1e6);
 	for (size_t i = 0; i < bt->nreqs; i++) {
