@@ -74,13 +74,12 @@ metric_kind_name(enum metric_kind kind)
 int
 metric_kind_parse(const char *s, enum metric_kind *out)
 {
-	for (size_t i = 0; i < METRIC_KIND_COUNT; i++) {
-		if (strcmp(metric_kind_names[i], s) == 0) {
-			*out = (enum metric_kind)i;
-			return 0;
-		}
-	}
-	return -1;
+	int i = names_index(metric_kind_names, METRIC_KIND_COUNT, s, strlen(s));
+
+	if (i < 0)
+		return -1;
+	*out = (enum metric_kind)i;
+	return 0;
 }
 
 /* Create an empty catalog; never NULL. Free with catalog_free. */

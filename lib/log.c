@@ -21,13 +21,12 @@ log_set_level(enum log_level level)
 int
 log_level_parse(const char *s, enum log_level *out)
 {
-	for (size_t i = 0; i < ARRAY_LEN(level_names); i++) {
-		if (strcmp(s, level_names[i]) == 0) {
-			*out = (enum log_level)i;
-			return 0;
-		}
-	}
-	return -1;
+	int i = names_index(level_names, ARRAY_LEN(level_names), s, strlen(s));
+
+	if (i < 0)
+		return -1;
+	*out = (enum log_level)i;
+	return 0;
 }
 
 void

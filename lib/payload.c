@@ -128,13 +128,12 @@ role_name(enum role r)
 int
 role_parse(const char *s, enum role *out)
 {
-	for (size_t i = 0; i < ROLE_COUNT; i++) {
-		if (strcmp(role_names[i], s) == 0) {
-			*out = (enum role)i;
-			return 0;
-		}
-	}
-	return -1;
+	int i = names_index(role_names, ROLE_COUNT, s, strlen(s));
+
+	if (i < 0)
+		return -1;
+	*out = (enum role)i;
+	return 0;
 }
 
 /*

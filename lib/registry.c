@@ -49,16 +49,6 @@ static const char *const stage_names[STAGE_COUNT] = {
 	[STAGE_VOCATIONAL] = "vocational",
 };
 
-/* Index of s in names[0..n), or -1. */
-static int
-name_index(const char *const *names, size_t n, const char *s, size_t len)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
-			return (int)i;
-	return -1;
-}
-
 /* Name of kind, or "unknown" for a value outside the enum. */
 const char *
 unit_kind_name(enum unit_kind kind)
@@ -72,7 +62,7 @@ unit_kind_name(enum unit_kind kind)
 int
 unit_kind_parse(const char *s, enum unit_kind *out)
 {
-	int i = name_index(unit_kind_names, UNIT_KIND_COUNT, s, strlen(s));
+	int i = names_index(unit_kind_names, UNIT_KIND_COUNT, s, strlen(s));
 
 	if (i < 0)
 		return -1;
@@ -93,7 +83,7 @@ stage_name(enum stage s)
 int
 stage_parse(const char *s, enum stage *out)
 {
-	int i = name_index(stage_names, STAGE_COUNT, s, strlen(s));
+	int i = names_index(stage_names, STAGE_COUNT, s, strlen(s));
 
 	if (i < 0)
 		return -1;
@@ -124,7 +114,7 @@ names_parse(const char *const *names, size_t n, const char *what, const char *s,
 		end = strchr(p, sep);
 		if (end == NULL)
 			end = p + strlen(p);
-		i = name_index(names, n, p, (size_t)(end - p));
+		i = names_index(names, n, p, (size_t)(end - p));
 		if (i < 0)
 			goto fail;
 		m |= 1u << i;

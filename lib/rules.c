@@ -233,11 +233,7 @@ static const struct rule_field rule_fields[] = {
 static int
 name_index(const char *const *names, size_t n, const char *s)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (names[i] != NULL && strcmp(names[i], s) == 0)
-			return (int)i;
-	}
-	return -1;
+	return names_index(names, n, s, strlen(s));
 }
 
 /* names[from..n) joined by ", "; the caller frees it. */

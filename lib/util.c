@@ -359,6 +359,15 @@ now_usec(void)
 }
 
 int
+names_index(const char *const *names, size_t n, const char *s, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (names[i] != NULL && strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
 parse_ll(const char *s, long long min, long long max, long long *out)
 {
 	char *end;

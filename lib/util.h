@@ -82,6 +82,12 @@ void uuid_v4(char out[37]);
 /* Monotonic time in microseconds. */
 int64_t now_usec(void);
 
+/*
+ * Index of s[0..len) in names[0..n) (NULL entries never match), or -1: the
+ * lookup behind every "name to enum" parser.
+ */
+int names_index(const char *const *names, size_t n, const char *s, size_t len);
+
 /* Parse a whole decimal string into a long long within [min, max]. */
 int parse_ll(const char *s, long long min, long long max, long long *out);
 

@@ -163,3 +163,15 @@ Test(util, pg_array_literals)
 	cr_expect_eq(hash_mix64(1), hash_mix64(1));
 	cr_expect_neq(hash_mix64(1), hash_mix64(2));
 }
+
+Test(util, names_index)
+{
+	static const char *const names[] = {"day", NULL, "week", "weekly"};
+
+	cr_expect_eq(names_index(names, 4, "week", 4), 2);
+	cr_expect_eq(names_index(names, 4, "weekly", 6), 3);
+	cr_expect_eq(names_index(names, 4, "weeks", 4), 2, "only the first len bytes count");
+	cr_expect_eq(names_index(names, 4, "we", 2), -1);
+	cr_expect_eq(names_index(names, 4, "", 0), -1);
+	cr_expect_eq(names_index(names, 2, "week", 4), -1, "n bounds the table");
+}
