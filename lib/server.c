@@ -164,7 +164,7 @@ handle_metrics(struct server *s, struct evhttp_request *req, const char *route)
 	g.queue_depth = writer_queue_depth(s->writer);
 	g.pending = writer_pending(s->writer);
 	g.db_up = writer_ready(s->writer);
-	g.connections = s->inflight;
+	g.inflight = s->inflight;
 	if (s->rules != NULL) {
 		g.rules = rulesd_current(s->rules)->nrules;
 		g.rules_mirrored = rulesd_mirrored(s->rules);

@@ -183,6 +183,6 @@ stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *ou
 	    "edumon_rule_reload_failures_total %lu\n",
 	    (unsigned long long)s->batch_obs, s->batch_seconds,
 	    (unsigned long long)s->batches_failed, (unsigned long long)s->reconnects,
-	    g->queue_depth, g->pending, g->db_up, g->connections, g->rules, g->rules_mirrored,
+	    g->queue_depth, g->pending, g->db_up, g->inflight, g->rules, g->rules_mirrored,
 	    g->rule_reload_failures);
 }

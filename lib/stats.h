@@ -26,7 +26,7 @@ struct stats_gauges {
 	size_t queue_depth;
 	size_t pending;
 	int db_up;
-	size_t connections;
+	size_t inflight; /* submissions received and not yet answered */
 	size_t rules;
 	int rules_mirrored;
 	unsigned long rule_reload_failures;

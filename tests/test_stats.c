@@ -9,7 +9,7 @@
 Test(stats, counters_and_histograms_render)
 {
 	struct stats *s = stats_new();
-	struct stats_gauges g = {.queue_depth = 3, .pending = 5, .db_up = 1, .connections = 7, .rules = 45};
+	struct stats_gauges g = {.queue_depth = 3, .pending = 5, .db_up = 1, .inflight = 7, .rules = 45};
 	struct buf b;
 
 	stats_request(s, "submissions", 201, 0.004);
