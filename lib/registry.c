@@ -309,6 +309,18 @@ registry_by_id(const struct registry *reg, int id)
 	return p == INDEX_NONE ? NULL : reg->units[p];
 }
 
+const struct unit *
+registry_next(const struct registry *reg, size_t *pos)
+{
+	while (*pos < reg->nunits) {
+		const struct unit *u = reg->units[(*pos)++];
+
+		if (u != NULL)
+			return u;
+	}
+	return NULL;
+}
+
 /*
  * True if unit_id names a known unit that is ancestor_id or lies beneath it.
  * Follows at most WITHIN_MAX_STEPS parent links, so a cycle or an absurdly

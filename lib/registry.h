@@ -75,6 +75,11 @@ void registry_add(struct registry *reg, const struct unit *u);
 size_t registry_count(const struct registry *reg);
 const struct unit *registry_by_code(const struct registry *reg, const char *code);
 const struct unit *registry_by_id(const struct registry *reg, int id);
+/*
+ * Iterate the units: start with *pos = 0; each call returns the next unit
+ * and advances *pos, or NULL at the end. Order is insertion order.
+ */
+const struct unit *registry_next(const struct registry *reg, size_t *pos);
 /* True if unit_id is ancestor_id or lies beneath it. */
 bool registry_within(const struct registry *reg, int unit_id, int ancestor_id);
 
