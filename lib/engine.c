@@ -529,12 +529,14 @@ step(struct engine *e, size_t rule, int unit_id, const struct period *p,
 	const struct rule *r = &e->rules->rules[rule];
 	struct stent *se;
 	enum alert_transition t;
+	enum severity before;
 
 	if (!j->judged)
 		return;
 	se = state_get(e, rule, unit_id, p, j->severity != SEV_OK);
 	if (se == NULL)
 		return; /* never in breach and still fine */
+	before = se->st.firing ? se->st.severity : SEV_OK;
 	t = alert_step(r, &se->st, j, prior);
 	if (t == ALERT_NONE)
 		return;
@@ -546,6 +548,7 @@ step(struct engine *e, size_t rule, int unit_id, const struct period *p,
 	    .period = *p,
 	    .transition = t,
 	    .state = se->st,
+	    .severity_before = before,
 	    .tag = tag,
 	    .entry = (size_t)(se - e->states),
 	};

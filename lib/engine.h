@@ -73,6 +73,7 @@ struct engine_event {
 	struct period period;
 	enum alert_transition transition;
 	struct alert_state state; /* after the change */
+	enum severity severity_before; /* in force before it (SEV_OK: none) */
 	int tag;          /* tag of the observation that caused it; -1: clock/start */
 	size_t entry;     /* for engine_set_alert_id */
 };
