@@ -7,7 +7,7 @@
 
 char *
 receipt_json(const char *submission_id, const char *idempotency_key, const struct payload *p,
-    const int *revisions)
+    const int *revisions, const char *alerts_json)
 {
 	struct buf b;
 	size_t nnew = 0;
@@ -36,7 +36,38 @@ receipt_json(const char *submission_id, const char *idempotency_key, const struc
 		buf_printf(&b, ",\"status\":\"%s\",\"revision\":%d}",
 		    revisions[i] <= 1 ? "new" : "correction", revisions[i]);
 	}
-	buf_puts(&b, "]}");
+	buf_puts(&b, "],\"alerts\":");
+	buf_puts(&b, alerts_json != NULL ? alerts_json : "[]");
+	buf_putc(&b, '}');
+	return buf_steal(&b);
+}
+
+char *
+receipt_alerts_json(const struct receipt_alert *a, size_t n)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_putc(&b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			buf_putc(&b, ',');
+		buf_putc(&b, '{');
+		if (a[i].id > 0)
+			buf_printf(&b, "\"id\":%lld,", a[i].id);
+		buf_puts(&b, "\"rule\":");
+		buf_json_string(&b, a[i].rule);
+		buf_puts(&b, ",\"unit\":");
+		buf_json_string(&b, a[i].unit);
+		buf_puts(&b, ",\"period\":");
+		buf_json_string(&b, a[i].period);
+		buf_puts(&b, ",\"event\":");
+		buf_json_string(&b, a[i].event);
+		buf_puts(&b, ",\"severity\":");
+		buf_json_string(&b, a[i].severity);
+		buf_putc(&b, '}');
+	}
+	buf_putc(&b, ']');
 	return buf_steal(&b);
 }
 

@@ -20,6 +20,8 @@ struct rulesd {
 	struct directory *dir;
 	char *path;
 	struct ruleset *set;
+	struct ruleset **retired; /* sets replaced by a reload, freed at exit */
+	size_t nretired;
 	struct event *timer;
 	int mirrored;  /* the set in force is in the database */
 	int mirroring; /* a mirror job is in flight */
@@ -173,9 +175,11 @@ rulesd_reload(struct rulesd *r, char **errors)
 		return -1;
 	}
 	if (strcmp(set->version, r->set->version) != 0) {
-		/* A mirror job in flight copied its parameters when it was sent,
-		 * so the old set can go now. */
-		ruleset_free(r->set);
+		/* The alerter may still be judging with the old set (it
+		 * notices the change on its next clock tick): keep it until
+		 * exit. A reload is a manual act; each costs a few kilobytes. */
+		r->retired = xreallocarray(r->retired, r->nretired + 1, sizeof *r->retired);
+		r->retired[r->nretired++] = r->set;
 		r->set = set;
 		r->mirrored = 0;
 		if (r->mirroring)
@@ -214,6 +218,9 @@ rulesd_free(struct rulesd *r)
 		return;
 	event_free(r->timer);
 	ruleset_free(r->set);
+	for (size_t i = 0; i < r->nretired; i++)
+		ruleset_free(r->retired[i]);
+	free(r->retired);
 	free(r->path);
 	free(r);
 }

@@ -24,6 +24,10 @@ struct rulesd *rulesd_new(struct event_base *base, struct directory *d, const ch
 void rulesd_free(struct rulesd *r);
 /* Reload the directory; 0, or -1 with the old set kept and *errors set. */
 int rulesd_reload(struct rulesd *r, char **errors);
+/*
+ * The set in force. A set replaced by a reload stays allocated until
+ * rulesd_free, so a borrower may keep using it until it notices the change.
+ */
 const struct ruleset *rulesd_current(const struct rulesd *r);
 /* True once the set in force is recorded in the database. */
 int rulesd_mirrored(const struct rulesd *r);

@@ -107,10 +107,22 @@ static const char sql_replay[] =
     " AND r.submission_id = s.id"
     " ORDER BY k.ord";
 
+/* For an idempotent repeat: the alert changes the original caused, in the
+ * order they were recorded (the receipt's "alerts"). */
+static const char sql_replay_alerts[] =
+    "SELECT a.id, a.rule_id, u.code, a.period, e.kind, e.severity"
+    " FROM edumon.submission s"
+    " JOIN edumon.alert_event e ON e.submission_unit_id = s.unit_id AND e.submission_id = s.id"
+    " JOIN edumon.alert a ON a.id = e.alert_id"
+    " JOIN edumon.org_unit u ON u.id = a.unit_id"
+    " WHERE s.unit_id = $1 AND s.idempotency_key = $2"
+    " ORDER BY e.id";
+
 static const struct pgc_prepared prepared[] = {
     {"ins_sub", sql_insert_submissions},
     {"write_obs", sql_write_observations},
     {"replay", sql_replay},
+    {"replay_alerts", sql_replay_alerts},
 };
 
 /* One observation of a batch, in key order. */
@@ -162,6 +174,9 @@ struct writer {
 	size_t qlen;
 	size_t inflight_reqs;
 	size_t replays;
+	size_t observed;   /* committed requests an observer holds */
+	writer_observer_fn observer;
+	void *observer_arg;
 	uint64_t *scratch; /* open-addressing set used while building a batch */
 	size_t scratch_cap;
 	bool closing;
@@ -217,6 +232,7 @@ write_req_free(struct write_req *req)
 	free(req->body);
 	free(req->revisions);
 	free(req->hashes);
+	free(req->alerts_json);
 	free(req);
 }
 
@@ -291,7 +307,7 @@ writer_queue_depth(const struct writer *w)
 size_t
 writer_pending(const struct writer *w)
 {
-	return w->qlen + w->inflight_reqs + w->replays;
+	return w->qlen + w->inflight_reqs + w->replays + w->observed;
 }
 
 static void
@@ -591,6 +607,7 @@ batch_committed(struct writer *w, struct batch *bt, const struct pgc_outcome *ou
 {
 	PGresult *ins = out->results[0], *ups = out->results[1];
 	int nins = PQntuples(ins), nups = PQntuples(ups);
+	struct write_commit *c;
 	char **ids = xcalloc((size_t)nins + 1, sizeof *ids);
 
 	for (int i = 0; i < nins; i++)
@@ -628,23 +645,50 @@ batch_committed(struct writer *w, struct batch *bt, const struct pgc_outcome *ou
 	}
 	stats_batch(w->stats, bt->nreqs, (size_t)nups,
 	    (double)(now_usec() - bt->started) / 1e6);
+	c = xcalloc(1, sizeof *c);
+	c->w = w;
+	c->reqs = xcalloc(bt->nreqs, sizeof *c->reqs);
 	for (size_t i = 0; i < bt->nreqs; i++) {
 		struct write_req *r = bt->reqs[i];
 		const char *id = r->submission_id;
 
 		bt->reqs[i] = NULL;
-		if (bsearch(&id, ids, (size_t)nins, sizeof *ids, cmp_str) != NULL) {
-			char *receipt = receipt_json(r->submission_id, r->idempotency_key,
-			    r->payload, r->revisions);
-
-			finish(w, r, 201, receipt, false, 0);
-			free(receipt);
-		} else {
-			/* The key was used before: answer from the original. */
-			replay_start(w, r);
-		}
+		if (bsearch(&id, ids, (size_t)nins, sizeof *ids, cmp_str) != NULL)
+			c->reqs[c->nreqs++] = r;
+		else
+			replay_start(w, r); /* the key was used before: answer from the original */
 	}
 	free(ids);
+	w->observed += c->nreqs;
+	if (w->observer != NULL && c->nreqs > 0)
+		w->observer(c, w->observer_arg);
+	else
+		writer_commit_done(c);
+}
+
+void
+writer_set_observer(struct writer *w, writer_observer_fn fn, void *arg)
+{
+	w->observer = fn;
+	w->observer_arg = arg;
+}
+
+void
+writer_commit_done(struct write_commit *c)
+{
+	struct writer *w = c->w;
+
+	w->observed -= c->nreqs;
+	for (size_t i = 0; i < c->nreqs; i++) {
+		struct write_req *r = c->reqs[i];
+		char *receipt = receipt_json(r->submission_id, r->idempotency_key, r->payload,
+		    r->revisions, r->alerts_json);
+
+		finish(w, r, 201, receipt, false, 0);
+		free(receipt);
+	}
+	free(c->reqs);
+	free(c);
 }
 
 /* Is a server error worth answering 503 (try again) rather than 500? */
@@ -714,6 +758,27 @@ batch_done_cb(const struct pgc_outcome *out, void *arg)
 	dispatch(w);
 }
 
+/* The receipt's alerts from replay_alerts rows. */
+static char *
+replay_alerts_json(const PGresult *res)
+{
+	int n = PQntuples(res);
+	struct receipt_alert *a = xcalloc((size_t)n + 1, sizeof *a);
+	char *json;
+
+	for (int i = 0; i < n; i++) {
+		a[i].id = atoll(PQgetvalue(res, i, 0));
+		a[i].rule = PQgetvalue(res, i, 1);
+		a[i].unit = PQgetvalue(res, i, 2);
+		a[i].period = PQgetvalue(res, i, 3);
+		a[i].event = PQgetvalue(res, i, 4);
+		a[i].severity = PQgetvalue(res, i, 5);
+	}
+	json = receipt_alerts_json(a, (size_t)n);
+	free(a);
+	return json;
+}
+
 static void
 replay_done_cb(const struct pgc_outcome *out, void *arg)
 {
@@ -748,9 +813,11 @@ replay_done_cb(const struct pgc_outcome *out, void *arg)
 	for (int i = 0; i < n; i++)
 		r->revisions[i] = atoi(PQgetvalue(res, i, 2));
 	snprintf(r->submission_id, sizeof r->submission_id, "%s", PQgetvalue(res, 0, 0));
+	free(r->alerts_json);
+	r->alerts_json = replay_alerts_json(out->results[1]);
 	{
 		char *receipt = receipt_json(r->submission_id, r->idempotency_key, r->payload,
-		    r->revisions);
+		    r->revisions, r->alerts_json);
 
 		finish(w, r, 201, receipt, true, 0);
 		free(receipt);
@@ -763,7 +830,7 @@ replay_start(struct writer *w, struct write_req *r)
 	struct buf a[3];
 	char unit[16], hex[2 * SHA256_LEN + 3];
 	const char *v[6];
-	struct pgc_stmt stmt;
+	struct pgc_stmt stmt[2];
 	struct replay *rp;
 	int sent = -1;
 
@@ -792,13 +859,14 @@ replay_start(struct writer *w, struct write_req *r)
 	v[3] = a[0].data;
 	v[4] = a[1].data;
 	v[5] = a[2].data;
-	stmt = (struct pgc_stmt){"replay", NULL, 6, v};
+	stmt[0] = (struct pgc_stmt){"replay", NULL, 6, v};
+	stmt[1] = (struct pgc_stmt){"replay_alerts", NULL, 2, v};
 	rp = xcalloc(1, sizeof *rp);
 	rp->w = w;
 	rp->req = r;
 	for (int i = 0; i < w->nconns && sent != 0 && !w->closing; i++)
 		if (pgc_ready(w->conns[i].pgc))
-			sent = pgc_submit(w->conns[i].pgc, &stmt, 1, replay_done_cb, rp);
+			sent = pgc_submit(w->conns[i].pgc, stmt, 2, replay_done_cb, rp);
 	for (size_t k = 0; k < 3; k++)
 		buf_free(&a[k]);
 	if (sent != 0) {

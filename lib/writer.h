@@ -76,7 +76,27 @@ struct write_req {
 	uint64_t *hashes;   /* observation keys, then the idempotency key */
 	size_t nhashes;
 	int64_t queued_at;
+	char *alerts_json;  /* set by the observer: the receipt's "alerts" */
 };
+
+/*
+ * Requests whose submissions a transaction has just inserted, handed to the
+ * observer (if any) before they are answered. The observer may read the
+ * requests (payload, revisions, submission_id, unit_id) and set each one's
+ * alerts_json, and must call writer_commit_done exactly once, which answers
+ * them all with their receipts and frees c. Without an observer they are
+ * answered at once.
+ */
+struct write_commit {
+	struct writer *w;
+	struct write_req **reqs;
+	size_t nreqs;
+};
+
+typedef void (*writer_observer_fn)(struct write_commit *c, void *arg);
+
+void writer_set_observer(struct writer *w, writer_observer_fn fn, void *arg);
+void writer_commit_done(struct write_commit *c);
 
 struct writer *writer_new(struct event_base *base, const struct writer_config *cfg,
     struct stats *stats);

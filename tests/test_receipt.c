@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include "receipt.h"
 
@@ -26,8 +27,9 @@ Test(receipt, new_and_corrections_are_counted)
 	obs[1].unit = &u;
 	obs[1].metric = &m2;
 	strcpy(obs[1].period_text, "2021-09");
-	json = receipt_json("0b7f0c4e-5a7e-4c1e-9d0e-1a2b3c4d5e6f", "key \"1\"", &p, revisions);
+	json = receipt_json("0b7f0c4e-5a7e-4c1e-9d0e-1a2b3c4d5e6f", "key \"1\"", &p, revisions, NULL);
 	j = cJSON_Parse(json);
+	cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "alerts")), 0);
 	cr_assert_not_null(j, "%s", json);
 	cr_expect_eq(cJSON_GetObjectItemCaseSensitive(j, "observations")->valueint, 2);
 	cr_expect_eq(cJSON_GetObjectItemCaseSensitive(j, "new")->valueint, 1);
@@ -58,4 +60,23 @@ Test(receipt, error_document_escapes)
 	    "unit \"连云\"\n is <bad>");
 	cJSON_Delete(j);
 	free(json);
+}
+
+Test(receipt, lists_alerts_in_order_with_ids_when_stored)
+{
+	struct receipt_alert a[2] = {
+	    {12, "class_size.school", "2132070301", "2026", "fired", "warning"},
+	    {0, "x.district", "320703", "2026-W14", "resolved", "critical"},
+	};
+	char *arr = receipt_alerts_json(a, 2);
+
+	cr_expect_str_eq(arr,
+	    "[{\"id\":12,\"rule\":\"class_size.school\",\"unit\":\"2132070301\","
+	    "\"period\":\"2026\",\"event\":\"fired\",\"severity\":\"warning\"},"
+	    "{\"rule\":\"x.district\",\"unit\":\"320703\",\"period\":\"2026-W14\","
+	    "\"event\":\"resolved\",\"severity\":\"critical\"}]");
+	free(arr);
+	arr = receipt_alerts_json(NULL, 0);
+	cr_expect_str_eq(arr, "[]");
+	free(arr);
 }

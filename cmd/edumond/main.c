@@ -20,6 +20,8 @@
 
 #include "directory.h"
 #include "log.h"
+#include "alerter.h"
+#include "calendar.h"
 #include "rulesd.h"
 #include "server.h"
 #include "stats.h"
@@ -34,7 +36,9 @@ struct options {
 	char *log_level;
 	char *timezone;
 	char *rules;
+	char *calendar;
 	long writers;
+	long alert_wait_ms;
 	long batch_obs;
 	long queue;
 	long max_body;
@@ -70,6 +74,11 @@ static const struct opt_def opt_defs[] = {
         "time zone of the deployment (periods, today)"},
     {"rules", "EDUMON_RULES", OPT_STR, OFF(rules), "deploy/rules", 0, 0,
         "directory of rule files (*.json); an invalid set refuses the start"},
+    {"calendar", "EDUMON_CALENDAR", OPT_STR, OFF(calendar), "", 0, 0,
+        "school calendar file (deploy/calendars/*.json); empty: Monday to Friday"},
+    {"alert-wait", "EDUMON_ALERT_WAIT", OPT_LONG, OFF(alert_wait_ms), "2000", 1, 600000,
+        "milliseconds a committed submission waits for its alerts before its receipt goes"
+        " out with \"alerts\": null"},
     {"writer-connections", "EDUMON_WRITER_CONNECTIONS", OPT_LONG, OFF(writers), "2", 1, 64,
         "database connections committing submissions"},
     {"batch-observations", "EDUMON_BATCH_OBSERVATIONS", OPT_LONG, OFF(batch_obs), "5000", 1,
@@ -96,6 +105,8 @@ struct daemon {
 	struct writer *writer;
 	struct directory *dir;
 	struct rulesd *rules;
+	struct alerter *alerter;
+	struct calendar *cal;
 	struct server *server;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_ev;
 	int stopping;
@@ -289,6 +300,34 @@ raise_nofile(void)
 	}
 }
 
+/* Read and parse the school calendar; NULL after logging why. */
+static struct calendar *
+load_calendar(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf b;
+	char chunk[4096];
+	size_t n;
+	struct calendar *cal;
+	char *cause = NULL;
+
+	if (f == NULL) {
+		log_error("calendar: cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf_init(&b);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(f);
+	cal = calendar_parse(path, b.data != NULL ? b.data : "", b.len, &cause);
+	buf_free(&b);
+	if (cal == NULL) {
+		log_error("calendar: %s", cause);
+		free(cause);
+	}
+	return cal;
+}
+
 static void
 libevent_log_cb(int severity, const char *msg)
 {
@@ -304,6 +343,7 @@ main(int argc, char **argv)
 	struct options o;
 	struct daemon d;
 	struct writer_config wcfg;
+	struct alerter_config acfg;
 	struct server_config scfg;
 	enum log_level level;
 	char *host = NULL, *cause = NULL;
@@ -351,6 +391,15 @@ main(int argc, char **argv)
 		free(cause);
 		goto out;
 	}
+	if (o.calendar[0] != '\0') {
+		d.cal = load_calendar(o.calendar);
+		if (d.cal == NULL)
+			goto out;
+	}
+	acfg.conninfo = o.database;
+	acfg.cal = d.cal;
+	acfg.answer_timeout_ms = (int)o.alert_wait_ms;
+	d.alerter = alerter_new(d.base, &acfg, d.dir, d.rules, d.writer);
 	scfg.host = host;
 	scfg.port = port;
 	scfg.max_body = (size_t)o.max_body;
@@ -386,12 +435,16 @@ main(int argc, char **argv)
 	rc = 0;
 	log_info("edumond stopped");
 out:
-	/* The writer first: it answers what it still holds through the server. */
+	/* The alerter first (it answers the commits it holds through the
+	 * writer), then the writer: it answers what it still holds through
+	 * the server. */
+	alerter_free(d.alerter);
 	writer_free(d.writer);
 	if (d.server != NULL)
 		server_free(d.server);
 	rulesd_free(d.rules);
 	directory_free(d.dir);
+	calendar_free(d.cal);
 	stats_free(d.stats);
 	if (d.sig_term != NULL)
 		event_free(d.sig_term);

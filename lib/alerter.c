@@ -1,0 +1,1016 @@
+/*
+ * alerter.c: see alerter.h.
+ *
+ * One job runs at a time. A job moves through phases, each waiting for one
+ * round trip on the alerter's connection:
+ *   build:  states and clock -> window slices -> tick slices -> judge, store
+ *   commit: [slices it needs] -> apply, store -> answer the requests
+ *   tick:   [slices the deadlines need] -> tick, store
+ *   rebind: rebind to the new snapshot, judge everything, store
+ * When storing fails the engine is thrown away and rebuilt from the
+ * database: what is stored is the truth, and judging again from it yields
+ * every change that was lost (without its submission link).
+ */
+#include "alerter.h"
+
+#include <event2/event.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "directory.h"
+#include "engine.h"
+#include "log.h"
+#include "pgc.h"
+#include "receipt.h"
+#include "rulesd.h"
+#include "util.h"
+#include "writer.h"
+
+#define TICK_SECONDS 10
+
+static const char sql_states[] =
+    "SELECT rule_id, unit_id, period, state = 'firing', severity, value, bound, id"
+    " FROM edumon.alert WHERE state = 'firing' OR period_end >= current_date - 800";
+
+static const char sql_clock[] =
+    "SELECT last_day - DATE '1970-01-01' FROM edumon.evaluation_clock";
+
+static const char sql_slices[] =
+    "SELECT k.ord, o.unit_id, o.value, coalesce(o.numerator, 0), coalesce(o.denominator, 0),"
+    " o.revision"
+    " FROM unnest($1::smallint[], $2::date[]) WITH ORDINALITY AS k(metric_id, period_start, ord)"
+    " JOIN edumon.observation o ON o.metric_id = k.metric_id AND o.period_start = k.period_start"
+    " ORDER BY k.ord";
+
+/*
+ * Store alert changes and their events. Several changes of one alert in one
+ * call (fired then resolved) update the row once, with the last; every
+ * change becomes an event, in order. A row that fires again after being
+ * resolved starts a new episode: fired_at is reset and the acknowledgement
+ * cleared. Returns (ord, alert id) for every event.
+ */
+static const char sql_store_alerts[] =
+    "WITH ev AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[],"
+    " $5::smallint[], $6::text[], $7::date[], $8::date[], $9::text[], $10::text[],"
+    " $11::float8[], $12::float8[], $13::text[], $14::text[], $15::text[], $16::text[],"
+    " $17::int[], $18::uuid[]) WITH ORDINALITY AS e(fingerprint, rule_id, rule_sha256, unit_id,"
+    " metric_id, period, period_start, period_end, state, severity, value, bound, op, title,"
+    " message, kind, sub_unit, sub_id, ord)),"
+    " last AS (SELECT DISTINCT ON (fingerprint) * FROM ev ORDER BY fingerprint, ord DESC),"
+    " up AS (INSERT INTO edumon.alert AS a (fingerprint, rule_id, rule_sha256, unit_id, metric_id,"
+    " period, period_start, period_end, state, severity, value, bound, op, title, message,"
+    " fired_at, updated_at, resolved_at, resolved_value)"
+    " SELECT fingerprint, rule_id, rule_sha256, unit_id, metric_id, period, period_start,"
+    " period_end, state, severity, value, bound, op, title, message, now(), now(),"
+    " CASE WHEN state = 'resolved' THEN now() END,"
+    " CASE WHEN state = 'resolved' THEN value END FROM last"
+    " ON CONFLICT (fingerprint) DO UPDATE SET rule_sha256 = EXCLUDED.rule_sha256,"
+    " period = EXCLUDED.period, period_end = EXCLUDED.period_end, state = EXCLUDED.state,"
+    " severity = EXCLUDED.severity, value = EXCLUDED.value, bound = EXCLUDED.bound,"
+    " op = EXCLUDED.op, title = EXCLUDED.title, message = EXCLUDED.message,"
+    " updated_at = now(), resolved_at = EXCLUDED.resolved_at,"
+    " resolved_value = EXCLUDED.resolved_value,"
+    " fired_at = CASE WHEN a.state = 'resolved' AND EXCLUDED.state = 'firing' THEN now()"
+    " ELSE a.fired_at END,"
+    " acked_at = CASE WHEN a.state = 'resolved' AND EXCLUDED.state = 'firing' THEN NULL"
+    " ELSE a.acked_at END,"
+    " acked_token_id = CASE WHEN a.state = 'resolved' AND EXCLUDED.state = 'firing' THEN NULL"
+    " ELSE a.acked_token_id END,"
+    " acked_by = CASE WHEN a.state = 'resolved' AND EXCLUDED.state = 'firing' THEN NULL"
+    " ELSE a.acked_by END,"
+    " ack_note = CASE WHEN a.state = 'resolved' AND EXCLUDED.state = 'firing' THEN NULL"
+    " ELSE a.ack_note END"
+    " RETURNING a.id, a.fingerprint),"
+    " evs AS (INSERT INTO edumon.alert_event (alert_id, kind, severity, value, bound,"
+    " submission_unit_id, submission_id)"
+    " SELECT up.id, ev.kind, ev.severity, ev.value, ev.bound, ev.sub_unit, ev.sub_id"
+    " FROM ev JOIN up USING (fingerprint) ORDER BY ev.ord)"
+    " SELECT ev.ord, up.id FROM ev JOIN up USING (fingerprint) ORDER BY ev.ord";
+
+static const char sql_store_figures[] =
+    "INSERT INTO edumon.rule_figure AS f (rule_id, unit_id, period_start, period, value,"
+    " numerator, denominator, reported, expected, judged, updated_at)"
+    " SELECT DISTINCT ON (rule_id, unit_id, period_start) rule_id, unit_id, period_start,"
+    " period, value, numerator, denominator, reported, expected, judged, now()"
+    " FROM unnest($1::text[], $2::int[], $3::date[], $4::text[], $5::float8[], $6::int8[],"
+    " $7::int8[], $8::int[], $9::int[], $10::bool[]) WITH ORDINALITY"
+    " AS x(rule_id, unit_id, period_start, period, value, numerator, denominator, reported,"
+    " expected, judged, ord)"
+    " ORDER BY rule_id, unit_id, period_start, ord DESC"
+    " ON CONFLICT (rule_id, unit_id, period_start) DO UPDATE SET period = EXCLUDED.period,"
+    " value = EXCLUDED.value, numerator = EXCLUDED.numerator,"
+    " denominator = EXCLUDED.denominator, reported = EXCLUDED.reported,"
+    " expected = EXCLUDED.expected, judged = EXCLUDED.judged, updated_at = now()";
+
+static const char sql_store_clock[] =
+    "INSERT INTO edumon.evaluation_clock (id, last_day) VALUES (true, DATE '1970-01-01' + $1::int)"
+    " ON CONFLICT (id) DO UPDATE SET last_day = greatest(evaluation_clock.last_day,"
+    " EXCLUDED.last_day), updated_at = now()";
+
+static const struct pgc_prepared prepared[] = {
+    {"states", sql_states},
+    {"clock", sql_clock},
+    {"slices", sql_slices},
+    {"store_alerts", sql_store_alerts},
+    {"store_figures", sql_store_figures},
+    {"store_clock", sql_store_clock},
+};
+
+enum job_kind { JOB_BUILD, JOB_COMMIT, JOB_TICK, JOB_REBIND };
+
+struct ajob {
+	enum job_kind kind;
+	struct alerter *a;
+	struct write_commit *commit; /* JOB_COMMIT until answered */
+	struct engine_obs *obs;
+	size_t nobs;
+	struct event *deadline;
+	struct ajob *next;
+};
+
+struct alerter {
+	struct event_base *base;
+	struct alerter_config cfg;
+	struct directory *dir;
+	struct rulesd *rd;
+	struct writer *writer;
+	struct pgc *pgc;
+	struct pgc_config pcfg;
+	struct event *tick;
+
+	struct engine *eng;
+	struct snapshot *snap;        /* the engine's registry and catalog */
+	const struct ruleset *rules;  /* the engine's rules */
+	int32_t clock_day;            /* last day evaluated */
+	int32_t tick_from;            /* running tick: its range */
+
+	struct ajob *head, *tail;
+	struct ajob *cur;             /* running, or NULL */
+	bool busy;                    /* a round trip is out */
+	struct engine_slice_key *keys; /* slices being loaded */
+	size_t nkeys;
+	void (*after_load)(struct alerter *);
+	struct engine_out out;
+	bool store_clock;
+	bool build_wait; /* a build or store failed: wait for the clock */
+	bool closing;
+};
+
+static void pump(struct alerter *a);
+static void job_finish(struct alerter *a, bool stored);
+
+static int32_t
+today(void)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	return date_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+/* ---- jobs ---- */
+
+static void
+answer(struct ajob *j, const char *const *alerts, size_t n)
+{
+	if (j->commit == NULL)
+		return;
+	for (size_t i = 0; i < j->commit->nreqs && i < n; i++) {
+		free(j->commit->reqs[i]->alerts_json);
+		j->commit->reqs[i]->alerts_json = alerts[i] != NULL ? xstrdup(alerts[i]) : NULL;
+	}
+	writer_commit_done(j->commit);
+	j->commit = NULL;
+	if (j->deadline != NULL) {
+		event_free(j->deadline);
+		j->deadline = NULL;
+	}
+}
+
+/* Answer without alerts ("alerts": null). */
+static void
+answer_unknown(struct ajob *j)
+{
+	const char *nulls[1] = {"null"};
+
+	if (j->commit == NULL)
+		return;
+	for (size_t i = 0; i < j->commit->nreqs; i++) {
+		free(j->commit->reqs[i]->alerts_json);
+		j->commit->reqs[i]->alerts_json = xstrdup(nulls[0]);
+	}
+	answer(j, NULL, 0);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ajob *j = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn("alerter: %zu committed requests answered before their alerts were evaluated",
+	    j->commit != NULL ? j->commit->nreqs : 0);
+	answer_unknown(j);
+}
+
+static void
+job_free(struct ajob *j)
+{
+	answer_unknown(j);
+	free(j->obs);
+	free(j);
+}
+
+static void
+enqueue(struct alerter *a, struct ajob *j)
+{
+	j->a = a;
+	if (a->tail != NULL)
+		a->tail->next = j;
+	else
+		a->head = j;
+	a->tail = j;
+	pump(a);
+}
+
+static bool
+queued(const struct alerter *a, enum job_kind kind)
+{
+	for (const struct ajob *j = a->head; j != NULL; j = j->next)
+		if (j->kind == kind)
+			return true;
+	return a->cur != NULL && a->cur->kind == kind;
+}
+
+/* The writer's hook: a batch committed. */
+static void
+observe(struct write_commit *c, void *arg)
+{
+	struct alerter *a = arg;
+	struct ajob *j = xcalloc(1, sizeof *j);
+	size_t n = 0;
+	struct timeval tv;
+
+	for (size_t i = 0; i < c->nreqs; i++)
+		n += c->reqs[i]->payload->nobs;
+	j->kind = JOB_COMMIT;
+	j->commit = c;
+	j->obs = xcalloc(n + 1, sizeof *j->obs);
+	for (size_t i = 0; i < c->nreqs; i++) {
+		const struct write_req *r = c->reqs[i];
+
+		for (size_t k = 0; k < r->payload->nobs; k++) {
+			const struct observation *o = &r->payload->obs[k];
+
+			if (r->revisions[k] <= 0)
+				continue;
+			j->obs[j->nobs++] = (struct engine_obs){
+			    .unit_id = o->unit->id,
+			    .metric_id = o->metric->id,
+			    .period = o->period,
+			    .value = o->value,
+			    .num = o->has_ratio ? o->numerator : 0,
+			    .den = o->has_ratio ? o->denominator : 0,
+			    .revision = r->revisions[k],
+			    .tag = (int)i,
+			};
+		}
+	}
+	tv.tv_sec = a->cfg.answer_timeout_ms / 1000;
+	tv.tv_usec = (a->cfg.answer_timeout_ms % 1000) * 1000;
+	j->deadline = evtimer_new(a->base, deadline_cb, j);
+	evtimer_add(j->deadline, &tv);
+	enqueue(a, j);
+}
+
+/* ---- storing ---- */
+
+struct arrays {
+	struct buf b[18];
+	size_t n;
+};
+
+static void
+arrays_init(struct arrays *x, size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		buf_init(&x->b[i]);
+	x->n = 0;
+}
+
+static void
+arr_text(struct arrays *x, size_t col, const char *s)
+{
+	buf_pg_array_sep(&x->b[col], x->n);
+	buf_pg_array_text(&x->b[col], s, s != NULL ? strlen(s) : 0);
+}
+
+static void
+arr_num(struct arrays *x, size_t col, const char *fmt, double v, bool defined)
+{
+	buf_pg_array_sep(&x->b[col], x->n);
+	if (defined)
+		buf_printf(&x->b[col], fmt, v);
+	else
+		buf_puts(&x->b[col], "NULL");
+}
+
+static void
+arr_int(struct arrays *x, size_t col, long long v)
+{
+	buf_pg_array_sep(&x->b[col], x->n);
+	buf_printf(&x->b[col], "%lld", v);
+}
+
+static void
+arr_date(struct arrays *x, size_t col, int32_t day)
+{
+	char d[16];
+
+	date_format(day, d, sizeof d);
+	arr_text(x, col, d);
+}
+
+static void
+arrays_end(struct arrays *x, size_t k, const char **v)
+{
+	for (size_t i = 0; i < k; i++) {
+		buf_pg_array_end(&x->b[i], x->n);
+		v[i] = x->b[i].data;
+	}
+}
+
+static void
+arrays_free(struct arrays *x, size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		buf_free(&x->b[i]);
+}
+
+/* The comparison a breach of r at sev is written with. */
+static enum cmp_op
+event_op(const struct rule *r, enum severity sev)
+{
+	switch (r->kind) {
+	case RULE_THRESHOLD:
+	case RULE_DISPERSION:
+		for (size_t i = 0; i < r->nbands; i++)
+			if (r->bands[i].severity == sev)
+				return r->bands[i].op;
+		return r->nbands > 0 ? r->bands[0].op : OP_GT;
+	case RULE_QUOTA:
+		return OP_LT;
+	case RULE_TREND:
+		if (r->trend_mode == TREND_YOY)
+			return r->trend_direction == TREND_DECREASE ? OP_GE : OP_LE;
+		return OP_GT;
+	case RULE_MISSING:
+	case RULE_KIND_COUNT:
+		break;
+	}
+	return OP_GT;
+}
+
+/* The severity an event is stored with: for a resolution, the one that was
+ * in force. */
+static enum severity
+event_severity(const struct engine_event *ev)
+{
+	enum severity s = ev->transition == ALERT_RESOLVED ? ev->severity_before : ev->state.severity;
+
+	return s == SEV_OK ? SEV_WARNING : s;
+}
+
+static const char *
+rule_sha(const struct rule *r, char out[65])
+{
+	char *canon = rule_canonical(r);
+	unsigned char d[SHA256_LEN];
+
+	sha256(canon, strlen(canon), d);
+	hex_encode(d, SHA256_LEN, out);
+	free(canon);
+	return out;
+}
+
+static void store_done_cb(const struct pgc_outcome *out, void *arg);
+
+/* Store a->out (and the clock when asked) in one transaction. */
+static void
+store(struct alerter *a)
+{
+	const struct engine_out *o = &a->out;
+	const struct registry *reg = a->snap->registry;
+	const struct catalog *cat = a->snap->catalog;
+	struct arrays ev, fg;
+	const char *v1[18], *v2[10], *v3[1];
+	struct pgc_stmt st[3];
+	int ns = 0;
+	char day[16];
+	const struct write_commit *c = a->cur->commit;
+
+	if (o->nevents == 0 && o->nfigures == 0 && !a->store_clock) {
+		job_finish(a, true);
+		return;
+	}
+	arrays_init(&ev, 18);
+	for (size_t i = 0; i < o->nevents; i++, ev.n++) {
+		const struct engine_event *e = &o->events[i];
+		const struct rule *r = &a->rules->rules[e->rule];
+		const struct unit *u = registry_by_id(reg, e->unit_id);
+		const struct metric *m = catalog_by_id(cat, e->metric_id);
+		char fp[ALERT_FINGERPRINT_LEN + 1], sha[65], per[PERIOD_STR_MAX];
+		enum severity sev = event_severity(e);
+		struct alert_message_ctx ctx = {
+		    .unit = u != NULL ? u->name : "",
+		    .metric = m != NULL ? m->name_zh : "",
+		    .kind = rule_value_kind(r, m != NULL ? m->kind : METRIC_VALUE),
+		    .value = e->state.value,
+		    .bound = e->state.bound,
+		    .op = event_op(r, sev),
+		    .period = &e->period,
+		    .severity = sev,
+		};
+		char *msg = alert_message(r, &ctx);
+		bool has_sub = e->tag >= 0 && c != NULL && (size_t)e->tag < c->nreqs;
+
+		period_format(&e->period, per, sizeof per);
+		alert_fingerprint(r->id, u != NULL ? u->code : "", &e->period, fp);
+		arr_text(&ev, 0, fp);
+		arr_text(&ev, 1, r->id);
+		arr_text(&ev, 2, rule_sha(r, sha));
+		arr_int(&ev, 3, e->unit_id);
+		arr_int(&ev, 4, e->metric_id);
+		arr_text(&ev, 5, per);
+		arr_date(&ev, 6, e->period.start);
+		arr_date(&ev, 7, e->period.end);
+		arr_text(&ev, 8, e->state.firing ? "firing" : "resolved");
+		arr_text(&ev, 9, severity_name(sev));
+		arr_num(&ev, 10, "%.17g", e->state.value, isfinite(e->state.value));
+		arr_num(&ev, 11, "%.17g", e->state.bound, isfinite(e->state.bound));
+		arr_text(&ev, 12, cmp_op_name(ctx.op));
+		arr_text(&ev, 13, r->title);
+		arr_text(&ev, 14, msg);
+		arr_text(&ev, 15, alert_transition_name(e->transition));
+		if (has_sub) {
+			arr_int(&ev, 16, c->reqs[e->tag]->unit_id);
+			arr_text(&ev, 17, c->reqs[e->tag]->submission_id);
+		} else {
+			arr_text(&ev, 16, NULL);
+			arr_text(&ev, 17, NULL);
+		}
+		free(msg);
+	}
+	arrays_end(&ev, 18, v1);
+	if (o->nevents > 0)
+		st[ns++] = (struct pgc_stmt){"store_alerts", NULL, 18, v1};
+
+	arrays_init(&fg, 10);
+	for (size_t i = 0; i < o->nfigures; i++, fg.n++) {
+		const struct engine_figure *f = &o->figures[i];
+		char per[PERIOD_STR_MAX];
+
+		period_format(&f->period, per, sizeof per);
+		arr_text(&fg, 0, a->rules->rules[f->rule].id);
+		arr_int(&fg, 1, f->unit_id);
+		arr_date(&fg, 2, f->period.start);
+		arr_text(&fg, 3, per);
+		arr_num(&fg, 4, "%.17g", f->value, f->defined && isfinite(f->value));
+		arr_int(&fg, 5, f->num);
+		arr_int(&fg, 6, f->den);
+		arr_int(&fg, 7, f->reported);
+		arr_int(&fg, 8, f->expected);
+		arr_text(&fg, 9, f->judged ? "t" : "f");
+	}
+	arrays_end(&fg, 10, v2);
+	if (o->nfigures > 0)
+		st[ns++] = (struct pgc_stmt){"store_figures", NULL, 10, v2};
+
+	snprintf(day, sizeof day, "%d", (int)a->clock_day);
+	v3[0] = day;
+	if (a->store_clock)
+		st[ns++] = (struct pgc_stmt){"store_clock", NULL, 1, v3};
+
+	a->busy = true;
+	if (pgc_submit(a->pgc, st, ns, store_done_cb, a) != 0) {
+		a->busy = false;
+		log_warn("alerter: cannot store %zu alert changes now: connection down",
+		    o->nevents);
+		job_finish(a, false);
+	}
+	arrays_free(&ev, 18);
+	arrays_free(&fg, 10);
+}
+
+static const char *
+transition_event(enum alert_transition t)
+{
+	return alert_transition_name(t);
+}
+
+static void
+store_done_cb(const struct pgc_outcome *out, void *arg)
+{
+	struct alerter *a = arg;
+	struct ajob *j = a->cur;
+	const struct engine_out *o = &a->out;
+	const struct write_commit *c;
+
+	a->busy = false;
+	if (!out->ok) {
+		log_error("alerter: storing %zu alert changes failed: %s", o->nevents, out->error);
+		job_finish(a, false);
+		return;
+	}
+	if (o->nevents > 0) {
+		PGresult *res = out->results[0];
+
+		for (int i = 0; i < PQntuples(res); i++) {
+			long ord = atol(PQgetvalue(res, i, 0));
+
+			if (ord >= 1 && (size_t)ord <= o->nevents)
+				engine_set_alert_id(a->eng, o->events[ord - 1].entry,
+				    atoll(PQgetvalue(res, i, 1)));
+		}
+	}
+	c = j->commit;
+	if (c != NULL) {
+		char **per_req = xcalloc(c->nreqs + 1, sizeof *per_req);
+		struct receipt_alert *ra = xcalloc(o->nevents + 1, sizeof *ra);
+		char (*pers)[PERIOD_STR_MAX] = xcalloc(o->nevents + 1, sizeof *pers);
+
+		for (size_t i = 0; i < c->nreqs; i++) {
+			size_t n = 0;
+
+			for (size_t k = 0; k < o->nevents; k++) {
+				const struct engine_event *e = &o->events[k];
+				const struct unit *u = registry_by_id(a->snap->registry, e->unit_id);
+
+				if (e->tag != (int)i)
+					continue;
+				period_format(&e->period, pers[n], PERIOD_STR_MAX);
+				ra[n] = (struct receipt_alert){
+				    .id = engine_alert_id(a->eng, e->entry),
+				    .rule = a->rules->rules[e->rule].id,
+				    .unit = u != NULL ? u->code : "",
+				    .period = pers[n],
+				    .event = transition_event(e->transition),
+				    .severity = severity_name(event_severity(e)),
+				};
+				n++;
+			}
+			per_req[i] = receipt_alerts_json(ra, n);
+		}
+		answer(j, (const char *const *)per_req, c->nreqs);
+		for (size_t i = 0; i < c->nreqs; i++)
+			free(per_req[i]);
+		free(per_req);
+		free(ra);
+		free(pers);
+	}
+	job_finish(a, true);
+}
+
+/* ---- loading slices ---- */
+
+static void slices_done_cb(const struct pgc_outcome *out, void *arg);
+
+/* Load a->keys, then call next. */
+static void
+load_slices(struct alerter *a, void (*next)(struct alerter *))
+{
+	struct buf m, d;
+	const char *v[2];
+	struct pgc_stmt st;
+
+	if (a->nkeys == 0) {
+		next(a);
+		return;
+	}
+	buf_init(&m);
+	buf_init(&d);
+	for (size_t i = 0; i < a->nkeys; i++) {
+		char day[16];
+
+		buf_pg_array_sep(&m, i);
+		buf_printf(&m, "%d", a->keys[i].metric_id);
+		buf_pg_array_sep(&d, i);
+		date_format(a->keys[i].period.start, day, sizeof day);
+		buf_puts(&d, day);
+	}
+	buf_pg_array_end(&m, a->nkeys);
+	buf_pg_array_end(&d, a->nkeys);
+	v[0] = m.data;
+	v[1] = d.data;
+	st = (struct pgc_stmt){"slices", NULL, 2, v};
+	a->after_load = next;
+	a->busy = true;
+	if (pgc_submit(a->pgc, &st, 1, slices_done_cb, a) != 0) {
+		a->busy = false;
+		job_finish(a, false);
+	}
+	buf_free(&m);
+	buf_free(&d);
+}
+
+static void
+slices_done_cb(const struct pgc_outcome *out, void *arg)
+{
+	struct alerter *a = arg;
+	PGresult *res;
+	int n, row = 0;
+	struct engine_obs *items;
+
+	a->busy = false;
+	if (!out->ok) {
+		log_warn("alerter: loading figures failed: %s", out->error);
+		job_finish(a, false);
+		return;
+	}
+	res = out->results[0];
+	n = PQntuples(res);
+	items = xcalloc((size_t)n + 1, sizeof *items);
+	for (size_t k = 0; k < a->nkeys; k++) {
+		size_t ni = 0;
+
+		while (row < n && (size_t)atol(PQgetvalue(res, row, 0)) == k + 1) {
+			items[ni++] = (struct engine_obs){
+			    .unit_id = atoi(PQgetvalue(res, row, 1)),
+			    .metric_id = a->keys[k].metric_id,
+			    .period = a->keys[k].period,
+			    .value = strtod(PQgetvalue(res, row, 2), NULL),
+			    .num = atoll(PQgetvalue(res, row, 3)),
+			    .den = atoll(PQgetvalue(res, row, 4)),
+			    .revision = atoi(PQgetvalue(res, row, 5)),
+			    .tag = -1,
+			};
+			row++;
+		}
+		engine_load_slice(a->eng, a->keys[k].metric_id, &a->keys[k].period, items, ni);
+	}
+	free(items);
+	free(a->keys);
+	a->keys = NULL;
+	a->nkeys = 0;
+	a->after_load(a);
+}
+
+/* ---- build ---- */
+
+static int
+lookback_days(enum period_kind k)
+{
+	switch (k) {
+	case PERIOD_DAY: return 70;
+	case PERIOD_WEEK: return 140;
+	case PERIOD_MONTH: return 400;
+	default: return 800;
+	}
+}
+
+static void
+build_judge(struct alerter *a)
+{
+	int32_t t = today();
+
+	engine_out_reset(&a->out);
+	engine_tick(a->eng, a->clock_day + 1, t, &a->out);
+	engine_evaluate_all(a->eng, t, &a->out);
+	a->clock_day = t;
+	a->store_clock = true;
+	log_info("alerter: engine built: %zu rules, %zu alert changes on start", a->rules->nrules,
+	    a->out.nevents);
+	store(a);
+}
+
+static void
+build_ticks(struct alerter *a)
+{
+	a->nkeys = engine_tick_wants(a->eng, a->clock_day + 1, today(), &a->keys);
+	load_slices(a, build_judge);
+}
+
+static void
+build_window(struct alerter *a)
+{
+	struct engine_slice_key *keys = NULL;
+	size_t n = 0, cap = 0;
+	int32_t t = today();
+
+	for (size_t r = 0; r < a->rules->nrules; r++) {
+		const struct metric *m = catalog_by_code(a->snap->catalog, a->rules->rules[r].metric);
+		struct period p;
+		bool seen = false;
+
+		if (m == NULL)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			seen = seen || keys[k].metric_id == m->id;
+		if (seen)
+			continue;
+		period_containing(m->period_kind, t - lookback_days(m->period_kind), &p);
+		while (p.start <= t) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				keys = xreallocarray(keys, cap, sizeof *keys);
+			}
+			keys[n++] = (struct engine_slice_key){m->id, p};
+			period_next(&p, &p);
+		}
+	}
+	a->keys = keys;
+	a->nkeys = n;
+	load_slices(a, build_ticks);
+}
+
+static void
+states_done_cb(const struct pgc_outcome *out, void *arg)
+{
+	struct alerter *a = arg;
+	PGresult *res, *clk;
+
+	a->busy = false;
+	if (!out->ok) {
+		log_warn("alerter: loading alerts failed: %s", out->error);
+		job_finish(a, false);
+		return;
+	}
+	res = out->results[0];
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct period p;
+		struct alert_state st = {0};
+		char *cause = NULL;
+		const char *sev = PQgetvalue(res, i, 4);
+
+		if (period_parse(PQgetvalue(res, i, 2), &p, &cause) != 0) {
+			free(cause);
+			continue;
+		}
+		st.firing = strcmp(PQgetvalue(res, i, 3), "t") == 0;
+		st.severity = !st.firing ? SEV_OK : strcmp(sev, "critical") == 0 ? SEV_CRITICAL :
+		    strcmp(sev, "info") == 0 ? SEV_INFO : SEV_WARNING;
+		st.value = strtod(PQgetvalue(res, i, 5), NULL);
+		st.bound = strtod(PQgetvalue(res, i, 6), NULL);
+		st.streak = st.firing ? 1 : 0;
+		engine_load_state(a->eng, PQgetvalue(res, i, 0), atoi(PQgetvalue(res, i, 1)), &p,
+		    &st, atoll(PQgetvalue(res, i, 7)));
+	}
+	clk = out->results[1];
+	/* A first start judges today only: there is no past to catch up on. */
+	a->clock_day = PQntuples(clk) == 1 ? (int32_t)atol(PQgetvalue(clk, 0, 0)) : today() - 1;
+	build_window(a);
+}
+
+static void
+start_build(struct alerter *a)
+{
+	struct snapshot *s = directory_acquire(a->dir);
+	const struct ruleset *rules = rulesd_current(a->rd);
+	struct pgc_stmt st[2] = {{"states", NULL, 0, NULL}, {"clock", NULL, 0, NULL}};
+
+	if (s == NULL || rules == NULL) {
+		if (s != NULL)
+			snapshot_release(s);
+		job_finish(a, true); /* retried by the clock */
+		return;
+	}
+	engine_free(a->eng);
+	if (a->snap != NULL)
+		snapshot_release(a->snap);
+	a->snap = s;
+	a->rules = rules;
+	a->eng = engine_new(rules, s->registry, s->catalog, a->cfg.cal);
+	a->busy = true;
+	if (pgc_submit(a->pgc, st, 2, states_done_cb, a) != 0) {
+		a->busy = false;
+		job_finish(a, false);
+	}
+}
+
+/* ---- commits, ticks, rebinds ---- */
+
+static void
+commit_apply(struct alerter *a)
+{
+	struct ajob *j = a->cur;
+
+	engine_out_reset(&a->out);
+	engine_apply(a->eng, j->obs, j->nobs, today(), &a->out);
+	store(a);
+}
+
+static void
+tick_run(struct alerter *a)
+{
+	int32_t t = today();
+
+	engine_out_reset(&a->out);
+	engine_tick(a->eng, a->tick_from, t, &a->out);
+	a->clock_day = t;
+	a->store_clock = true;
+	store(a);
+}
+
+static void
+start_job(struct alerter *a)
+{
+	struct ajob *j = a->cur;
+	struct snapshot *s;
+
+	a->store_clock = false;
+	engine_out_reset(&a->out);
+	switch (j->kind) {
+	case JOB_BUILD:
+		start_build(a);
+		return;
+	case JOB_COMMIT:
+		a->nkeys = engine_wants(a->eng, j->obs, j->nobs, &a->keys);
+		load_slices(a, commit_apply);
+		return;
+	case JOB_TICK:
+		a->tick_from = a->clock_day + 1;
+		a->nkeys = engine_tick_wants(a->eng, a->tick_from, today(), &a->keys);
+		load_slices(a, tick_run);
+		return;
+	case JOB_REBIND:
+		s = directory_acquire(a->dir);
+		if (s == NULL) {
+			job_finish(a, true);
+			return;
+		}
+		engine_rebind(a->eng, s->registry, s->catalog);
+		snapshot_release(a->snap);
+		a->snap = s;
+		engine_evaluate_all(a->eng, today(), &a->out);
+		store(a);
+		return;
+	}
+}
+
+/* The running job is over: stored tells whether its changes are in the
+ * database; when not, the engine is rebuilt from what is. */
+static void
+job_finish(struct alerter *a, bool stored)
+{
+	struct ajob *j = a->cur;
+
+	a->cur = NULL;
+	free(a->keys);
+	a->keys = NULL;
+	a->nkeys = 0;
+	if (!stored || a->eng == NULL)
+		a->build_wait = true; /* try again on the next clock tick */
+	if (!stored) {
+		engine_free(a->eng);
+		a->eng = NULL;
+		if (j != NULL && j->kind == JOB_COMMIT && j->commit != NULL) {
+			/* Answer now: the rebuild will judge these figures again. */
+			answer_unknown(j);
+		}
+	}
+	if (j != NULL)
+		job_free(j);
+	pump(a);
+}
+
+static void
+pump(struct alerter *a)
+{
+	if (a->closing || a->cur != NULL || a->busy || !pgc_ready(a->pgc))
+		return;
+	if (a->eng == NULL) {
+		if (a->build_wait)
+			return;
+		/* Commits queued before the engine exists are in the database
+		 * already: the build reads them, applying them again is a no-op. */
+		a->cur = xcalloc(1, sizeof *a->cur);
+		a->cur->kind = JOB_BUILD;
+		a->cur->a = a;
+		start_job(a);
+		return;
+	}
+	if (a->head == NULL)
+		return;
+	a->cur = a->head;
+	a->head = a->head->next;
+	if (a->head == NULL)
+		a->tail = NULL;
+	a->cur->next = NULL;
+	start_job(a);
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct alerter *a = arg;
+	struct snapshot *s;
+
+	(void)fd;
+	(void)what;
+	a->build_wait = false;
+	if (a->eng != NULL && a->cur == NULL) {
+		if (rulesd_current(a->rd) != a->rules) {
+			log_info("alerter: rule set changed: rebuilding the engine");
+			engine_free(a->eng);
+			a->eng = NULL;
+		} else if (today() != a->clock_day && !queued(a, JOB_TICK)) {
+			struct ajob *j = xcalloc(1, sizeof *j);
+
+			j->kind = JOB_TICK;
+			enqueue(a, j);
+			return;
+		} else if ((s = directory_acquire(a->dir)) != NULL) {
+			if (s != a->snap && !queued(a, JOB_REBIND)) {
+				struct ajob *j = xcalloc(1, sizeof *j);
+
+				j->kind = JOB_REBIND;
+				snapshot_release(s);
+				enqueue(a, j);
+				return;
+			}
+			snapshot_release(s);
+		}
+	}
+	pump(a);
+}
+
+static void
+state_cb(struct pgc *c, bool ready, void *arg)
+{
+	struct alerter *a = arg;
+
+	(void)c;
+	if (ready) {
+		a->build_wait = false;
+		pump(a);
+	}
+}
+
+struct alerter *
+alerter_new(struct event_base *base, const struct alerter_config *cfg, struct directory *d,
+    struct rulesd *rd, struct writer *w)
+{
+	struct alerter *a = xcalloc(1, sizeof *a);
+	struct timeval tv = {TICK_SECONDS, 0};
+
+	a->base = base;
+	a->cfg = *cfg;
+	if (a->cfg.answer_timeout_ms <= 0)
+		a->cfg.answer_timeout_ms = 2000;
+	a->dir = d;
+	a->rd = rd;
+	a->writer = w;
+	a->pcfg = (struct pgc_config){
+	    .conninfo = cfg->conninfo,
+	    .name = "alerter",
+	    .prepared = prepared,
+	    .nprepared = sizeof prepared / sizeof prepared[0],
+	    .connect_timeout_ms = 5000,
+	    .on_state = state_cb,
+	    .arg = a,
+	};
+	a->pgc = pgc_new(base, &a->pcfg);
+	a->tick = event_new(base, -1, EV_PERSIST, tick_cb, a);
+	event_add(a->tick, &tv);
+	writer_set_observer(w, observe, a);
+	return a;
+}
+
+void
+alerter_free(struct alerter *a)
+{
+	struct ajob *j;
+
+	if (a == NULL)
+		return;
+	writer_set_observer(a->writer, NULL, NULL);
+	event_free(a->tick);
+	a->closing = true;
+	pgc_free(a->pgc); /* fails the job in flight: its callback finishes it */
+	a->pgc = NULL;
+	if (a->cur != NULL) {
+		j = a->cur;
+		a->cur = NULL;
+		job_free(j);
+	}
+	while ((j = a->head) != NULL) {
+		a->head = j->next;
+		job_free(j);
+	}
+	free(a->keys);
+	engine_out_free(&a->out);
+	engine_free(a->eng);
+	if (a->snap != NULL)
+		snapshot_release(a->snap);
+	free(a);
+}
+
+bool
+alerter_ready(const struct alerter *a)
+{
+	return a->eng != NULL && pgc_ready(a->pgc);
+}
