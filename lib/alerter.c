@@ -6,7 +6,8 @@
  *   build:  states and clock -> window slices -> tick slices -> judge, store
  *   commit: [slices it needs] -> apply, store -> answer the requests
  *   tick:   [slices the deadlines need] -> tick, store
- *   rebind: rebind to the new snapshot, judge everything, store
+ *   rebind: rebind to the new snapshot, judge everything, store (every job
+ *           but a build first follows the directory this way)
  * When storing fails the engine is thrown away and rebuilt from the
  * database: what is stored is the truth, and judging again from it yields
  * every change that was lost (without its submission link).
@@ -139,6 +140,7 @@ struct alerter {
 	struct pgc *pgc;
 	struct pgc_config pcfg;
 	struct event *tick;
+	struct event *retry;          /* a build that could not start yet */
 
 	struct engine *eng;
 	struct snapshot *snap;        /* the engine's registry and catalog */
@@ -155,6 +157,7 @@ struct alerter {
 	struct engine_out out;
 	bool store_clock;
 	bool build_wait; /* a build or store failed: wait for the clock */
+	bool built;      /* the engine is built and its start-up changes stored */
 	bool closing;
 };
 
@@ -398,6 +401,7 @@ rule_sha(const struct rule *r, char out[65])
 }
 
 static void store_done_cb(const struct pgc_outcome *out, void *arg);
+static void answer_events(struct alerter *a, struct ajob *j);
 
 /* Store a->out (and the clock when asked) in one transaction. */
 static void
@@ -414,6 +418,7 @@ store(struct alerter *a)
 	const struct write_commit *c = a->cur->commit;
 
 	if (o->nevents == 0 && o->nfigures == 0 && !a->store_clock) {
+		answer_events(a, a->cur);
 		job_finish(a, true);
 		return;
 	}
@@ -518,7 +523,6 @@ store_done_cb(const struct pgc_outcome *out, void *arg)
 	struct alerter *a = arg;
 	struct ajob *j = a->cur;
 	const struct engine_out *o = &a->out;
-	const struct write_commit *c;
 
 	a->busy = false;
 	if (!out->ok) {
@@ -537,7 +541,17 @@ store_done_cb(const struct pgc_outcome *out, void *arg)
 				    atoll(PQgetvalue(res, i, 1)));
 		}
 	}
-	c = j->commit;
+	answer_events(a, j);
+	job_finish(a, true);
+}
+
+/* Answer a commit job with the alert changes each request caused. */
+static void
+answer_events(struct alerter *a, struct ajob *j)
+{
+	const struct engine_out *o = &a->out;
+	const struct write_commit *c = j->commit;
+
 	if (c != NULL) {
 		char **per_req = xcalloc(c->nreqs + 1, sizeof *per_req);
 		struct receipt_alert *ra = xcalloc(o->nevents + 1, sizeof *ra);
@@ -572,7 +586,6 @@ store_done_cb(const struct pgc_outcome *out, void *arg)
 		free(ra);
 		free(pers);
 	}
-	job_finish(a, true);
 }
 
 /* ---- loading slices ---- */
@@ -773,9 +786,13 @@ start_build(struct alerter *a)
 	struct pgc_stmt st[2] = {{"states", NULL, 0, NULL}, {"clock", NULL, 0, NULL}};
 
 	if (s == NULL || rules == NULL) {
+		/* The directory has not loaded yet: try again shortly. */
+		struct timeval tv = {0, 100 * 1000};
+
 		if (s != NULL)
 			snapshot_release(s);
-		job_finish(a, true); /* retried by the clock */
+		evtimer_add(a->retry, &tv);
+		job_finish(a, true);
 		return;
 	}
 	engine_free(a->eng);
@@ -798,7 +815,6 @@ commit_apply(struct alerter *a)
 {
 	struct ajob *j = a->cur;
 
-	engine_out_reset(&a->out);
 	engine_apply(a->eng, j->obs, j->nobs, today(), &a->out);
 	store(a);
 }
@@ -808,21 +824,44 @@ tick_run(struct alerter *a)
 {
 	int32_t t = today();
 
-	engine_out_reset(&a->out);
 	engine_tick(a->eng, a->tick_from, t, &a->out);
 	a->clock_day = t;
 	a->store_clock = true;
 	store(a);
 }
 
+/*
+ * Follow the directory: when the registry or catalog changed (a school
+ * imported, deactivated, a metric added), rebind the engine and judge
+ * everything again before going on, so that a commit of a new school's
+ * figures counts it. Appends to a->out.
+ */
+static void
+follow_directory(struct alerter *a)
+{
+	struct snapshot *s = directory_acquire(a->dir);
+
+	if (s == NULL)
+		return;
+	if (s == a->snap) {
+		snapshot_release(s);
+		return;
+	}
+	engine_rebind(a->eng, s->registry, s->catalog);
+	snapshot_release(a->snap);
+	a->snap = s;
+	engine_evaluate_all(a->eng, today(), &a->out);
+}
+
 static void
 start_job(struct alerter *a)
 {
 	struct ajob *j = a->cur;
-	struct snapshot *s;
 
 	a->store_clock = false;
 	engine_out_reset(&a->out);
+	if (j->kind != JOB_BUILD)
+		follow_directory(a);
 	switch (j->kind) {
 	case JOB_BUILD:
 		start_build(a);
@@ -837,16 +876,7 @@ start_job(struct alerter *a)
 		load_slices(a, tick_run);
 		return;
 	case JOB_REBIND:
-		s = directory_acquire(a->dir);
-		if (s == NULL) {
-			job_finish(a, true);
-			return;
-		}
-		engine_rebind(a->eng, s->registry, s->catalog);
-		snapshot_release(a->snap);
-		a->snap = s;
-		engine_evaluate_all(a->eng, today(), &a->out);
-		store(a);
+		store(a); /* follow_directory did the work */
 		return;
 	}
 }
@@ -864,9 +894,12 @@ job_finish(struct alerter *a, bool stored)
 	a->nkeys = 0;
 	if (!stored || a->eng == NULL)
 		a->build_wait = true; /* try again on the next clock tick */
+	if (j != NULL && j->kind == JOB_BUILD && stored && a->eng != NULL)
+		a->built = true;
 	if (!stored) {
 		engine_free(a->eng);
 		a->eng = NULL;
+		a->built = false;
 		if (j != NULL && j->kind == JOB_COMMIT && j->commit != NULL) {
 			/* Answer now: the rebuild will judge these figures again. */
 			answer_unknown(j);
@@ -917,6 +950,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 			log_info("alerter: rule set changed: rebuilding the engine");
 			engine_free(a->eng);
 			a->eng = NULL;
+			a->built = false;
 		} else if (today() != a->clock_day && !queued(a, JOB_TICK)) {
 			struct ajob *j = xcalloc(1, sizeof *j);
 
@@ -935,6 +969,17 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 			snapshot_release(s);
 		}
 	}
+	pump(a);
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct alerter *a = arg;
+
+	(void)fd;
+	(void)what;
+	a->build_wait = false;
 	pump(a);
 }
 
@@ -976,6 +1021,7 @@ alerter_new(struct event_base *base, const struct alerter_config *cfg, struct di
 	a->pgc = pgc_new(base, &a->pcfg);
 	a->tick = event_new(base, -1, EV_PERSIST, tick_cb, a);
 	event_add(a->tick, &tv);
+	a->retry = evtimer_new(base, retry_cb, a);
 	writer_set_observer(w, observe, a);
 	return a;
 }
@@ -989,6 +1035,7 @@ alerter_free(struct alerter *a)
 		return;
 	writer_set_observer(a->writer, NULL, NULL);
 	event_free(a->tick);
+	event_free(a->retry);
 	a->closing = true;
 	pgc_free(a->pgc); /* fails the job in flight: its callback finishes it */
 	a->pgc = NULL;
@@ -1012,5 +1059,5 @@ alerter_free(struct alerter *a)
 bool
 alerter_ready(const struct alerter *a)
 {
-	return a->eng != NULL && pgc_ready(a->pgc);
+	return a->built && pgc_ready(a->pgc);
 }

@@ -21,6 +21,7 @@
 #include "payload.h"
 #include "receipt.h"
 #include "rules.h"
+#include "alerter.h"
 #include "rulesd.h"
 #include "stats.h"
 #include "util.h"
@@ -32,6 +33,7 @@ struct server {
 	struct writer *writer;
 	struct directory *dir;
 	struct rulesd *rules;
+	struct alerter *alerter;
 	struct stats *stats;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
@@ -143,9 +145,11 @@ handle_readyz(struct server *s, struct evhttp_request *req, const char *route)
 	bool ok = db && snap != NULL && version == want;
 	const struct ruleset *rs = s->rules != NULL ? rulesd_current(s->rules) : NULL;
 	char *body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"schema_version\":%d,"
-			       "\"schema_expected\":%d,\"rules\":%zu,\"rules_version\":\"%s\"}",
+			       "\"schema_expected\":%d,\"rules\":%zu,\"rules_version\":\"%s\","
+			       "\"alerts\":%s}",
 	    ok ? "ready" : "not_ready", db ? "true" : "false", version, want,
-	    rs != NULL ? rs->nrules : 0, rs != NULL ? rs->version : "");
+	    rs != NULL ? rs->nrules : 0, rs != NULL ? rs->version : "",
+	    s->alerter != NULL && alerter_ready(s->alerter) ? "true" : "false");
 
 	if (!ok)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "2");
@@ -510,6 +514,12 @@ server_listen(struct server *s, char **cause)
 			s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	}
 	return 0;
+}
+
+void
+server_set_alerter(struct server *s, struct alerter *a)
+{
+	s->alerter = a;
 }
 
 void

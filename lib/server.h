@@ -28,6 +28,11 @@ struct server_config {
 
 struct server *server_new(struct event_base *base, const struct server_config *cfg,
     struct writer *w, struct directory *d, struct stats *st);
+struct alerter;
+/* The rules engine: /readyz says whether alerts are being evaluated
+ * ("alerts": true), which does not change the status (ingest works without
+ * it). */
+void server_set_alerter(struct server *s, struct alerter *a);
 struct rulesd;
 /* The rule set in force, shown in /readyz and /metrics (may be unset). */
 void server_set_rules(struct server *s, struct rulesd *r);

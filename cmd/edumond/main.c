@@ -409,6 +409,7 @@ main(int argc, char **argv)
 	scfg.max_json_depth = 32;
 	d.server = server_new(d.base, &scfg, d.writer, d.dir, d.stats);
 	server_set_rules(d.server, d.rules);
+	server_set_alerter(d.server, d.alerter);
 	if (server_listen(d.server, &cause) < 0) {
 		log_error("%s", cause);
 		free(cause);
