@@ -104,6 +104,19 @@ case $host in
 esac
 url=http://$host:$port
 
+# The current term, for an example that raises an alert (58 pupils in the
+# largest class is a 大班额 warning).
+y=$(TZ=Asia/Shanghai date +%Y)
+m=$(TZ=Asia/Shanghai date +%m)
+m=${m#0}
+if [ "$m" -ge 9 ]; then
+	term="$y-$((y + 1))-1"
+elif [ "$m" -eq 1 ]; then
+	term="$((y - 1))-$y-1"
+else
+	term="$((y - 1))-$y-2"
+fi
+
 cat <<EOF
 
 == edumon is starting on $url
@@ -117,18 +130,23 @@ cat <<EOF
 
      $token
 
-   try a submission:
+   try a submission (58 pupils in the largest class: the receipt lists the
+   大班额 alert it raised; send 50 to resolve it):
 
      curl -sS -X POST $url/v1/submissions \\
        -H 'Authorization: Bearer $token' \\
        -H 'Content-Type: application/json' \\
-       -d '{"school":"2132070301","period":"2021-2022-1","metrics":{"class_size_max":52}}'
+       -d '{"school":"2132070301","period":"$term","metrics":{"class_size_max":58}}'
+
+   alerts are in the database: psql "$EDUMON_DATABASE_URL" -c 'TABLE edumon.v_alert'
 
    Ctrl-C stops edumond$([ "$pg_ours" = yes ] && echo ' and then the local PostgreSQL').
 
 EOF
 
 set -- --listen "$listen" --database "$EDUMON_DATABASE_URL"
+# The demo district's school calendar (term dates are estimates).
+set -- "$@" --calendar "${EDUMON_CALENDAR:-$root/deploy/calendars/3207.json}"
 if [ -n "${EDUMON_LOG_LEVEL:-}" ]; then
 	set -- "$@" --log-level "$EDUMON_LOG_LEVEL"
 fi
