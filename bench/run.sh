@@ -28,6 +28,8 @@
 #   --observations N  [BENCH_OBSERVATIONS]  20
 #   --writers N       [BENCH_WRITERS]       edumond --writer-connections (its default)
 #   --batch N         [BENCH_BATCH]         edumond --batch-observations (its default)
+#   --alerts 0|1      [BENCH_ALERTS]        edumond --alerts: rules evaluated (1, default)
+#                                           or ingest only (0)
 #   --latency S       [BENCH_LATENCY]       1-connection run, seconds (5; 0 skips)
 #   --paced S         [BENCH_PACED]         paced run, seconds (10; 0 skips)
 #   --paced-share P   [BENCH_PACED_SHARE]   ... offering P% of the main run's rate (50)
@@ -53,6 +55,7 @@ nschools=${BENCH_SCHOOLS:-2000}
 nobs=${BENCH_OBSERVATIONS:-20}
 writers=${BENCH_WRITERS:-}
 batch=${BENCH_BATCH:-}
+alerts=${BENCH_ALERTS:-1}
 latency=${BENCH_LATENCY:-5}
 corrections=${BENCH_CORRECTIONS:-10}
 paced=${BENCH_PACED:-10}
@@ -69,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--observations) nobs=$2; shift ;;
 	--writers) writers=$2; shift ;;
 	--batch) batch=$2; shift ;;
+	--alerts) alerts=$2; shift ;;
 	--latency) latency=$2; shift ;;
 	--corrections) corrections=$2; shift ;;
 	--paced) paced=$2; shift ;;
@@ -177,6 +181,7 @@ export EDUMON_TOKEN
 set -- --listen 127.0.0.1:0 --database "$ci"
 [ -n "$writers" ] && set -- "$@" --writer-connections "$writers"
 [ -n "$batch" ] && set -- "$@" --batch-observations "$batch"
+set -- "$@" --alerts "$alerts"
 "$BUILD/edumond" "$@" 2>"$tmp/edumond.log" &
 daemon_pid=$!
 port=

@@ -30,6 +30,8 @@
 #include "writer.h"
 
 #define TICK_SECONDS 10
+/* Observations of commits judged and stored together at most. */
+#define MERGE_MAX_OBS 50000
 
 static const char sql_states[] =
     "SELECT rule_id, unit_id, period, state = 'firing', severity, value, bound, id"
@@ -121,13 +123,28 @@ static const struct pgc_prepared prepared[] = {
 
 enum job_kind { JOB_BUILD, JOB_COMMIT, JOB_TICK, JOB_REBIND };
 
+/* The submission a request of a commit job stored (kept after answering). */
+struct subref {
+	int unit_id;
+	char id[37];
+};
+
+/* A batch of committed requests waiting for its alerts. */
+struct held {
+	struct write_commit *c; /* NULL once answered */
+	struct event *deadline;
+	size_t first;           /* index of its first request in the job's subs */
+};
+
 struct ajob {
 	enum job_kind kind;
 	struct alerter *a;
-	struct write_commit *commit; /* JOB_COMMIT until answered */
+	struct held **held;     /* JOB_COMMIT: the batches it answers */
+	size_t nheld;
+	struct subref *subs;    /* per request of every batch; obs tags index it */
+	size_t nsubs;
 	struct engine_obs *obs;
 	size_t nobs;
-	struct event *deadline;
 	struct ajob *next;
 };
 
@@ -158,6 +175,7 @@ struct alerter {
 	bool store_clock;
 	bool build_wait; /* a build or store failed: wait for the clock */
 	bool built;      /* the engine is built and its start-up changes stored */
+	bool rebuild;    /* the rule set changed: rebuild between two jobs */
 	bool closing;
 };
 
@@ -176,56 +194,76 @@ today(void)
 
 /* ---- jobs ---- */
 
+/* Answer one batch; alerts[i] is request i's "alerts" (NULL: null). */
 static void
-answer(struct ajob *j, const char *const *alerts, size_t n)
+held_answer(struct held *h, char *const *alerts)
 {
-	if (j->commit == NULL)
+	if (h->c == NULL)
 		return;
-	for (size_t i = 0; i < j->commit->nreqs && i < n; i++) {
-		free(j->commit->reqs[i]->alerts_json);
-		j->commit->reqs[i]->alerts_json = alerts[i] != NULL ? xstrdup(alerts[i]) : NULL;
+	for (size_t i = 0; i < h->c->nreqs; i++) {
+		free(h->c->reqs[i]->alerts_json);
+		h->c->reqs[i]->alerts_json = alerts != NULL ? xstrdup(alerts[i]) : xstrdup("null");
 	}
-	writer_commit_done(j->commit);
-	j->commit = NULL;
-	if (j->deadline != NULL) {
-		event_free(j->deadline);
-		j->deadline = NULL;
-	}
-}
-
-/* Answer without alerts ("alerts": null). */
-static void
-answer_unknown(struct ajob *j)
-{
-	const char *nulls[1] = {"null"};
-
-	if (j->commit == NULL)
-		return;
-	for (size_t i = 0; i < j->commit->nreqs; i++) {
-		free(j->commit->reqs[i]->alerts_json);
-		j->commit->reqs[i]->alerts_json = xstrdup(nulls[0]);
-	}
-	answer(j, NULL, 0);
+	writer_commit_done(h->c);
+	h->c = NULL;
+	event_free(h->deadline);
+	h->deadline = NULL;
 }
 
 static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct ajob *j = arg;
+	struct held *h = arg;
 
 	(void)fd;
 	(void)what;
 	log_warn("alerter: %zu committed requests answered before their alerts were evaluated",
-	    j->commit != NULL ? j->commit->nreqs : 0);
-	answer_unknown(j);
+	    h->c != NULL ? h->c->nreqs : 0);
+	held_answer(h, NULL);
+}
+
+/* Answer every batch of j not answered yet with "alerts": null. */
+static void
+answer_unknown(struct ajob *j)
+{
+	for (size_t i = 0; i < j->nheld; i++)
+		held_answer(j->held[i], NULL);
 }
 
 static void
 job_free(struct ajob *j)
 {
 	answer_unknown(j);
+	for (size_t i = 0; i < j->nheld; i++)
+		free(j->held[i]);
+	free(j->held);
 	free(j->obs);
+	free(j->subs);
 	free(j);
+}
+
+/* Fold commit job b into a (both queued in this order): one evaluation and
+ * one transaction for both. Frees b. */
+static void
+job_merge(struct ajob *a, struct ajob *b)
+{
+	size_t base = a->nsubs;
+
+	a->held = xreallocarray(a->held, a->nheld + b->nheld, sizeof *a->held);
+	for (size_t i = 0; i < b->nheld; i++) {
+		b->held[i]->first += base;
+		a->held[a->nheld++] = b->held[i];
+	}
+	a->subs = xreallocarray(a->subs, a->nsubs + b->nsubs + 1, sizeof *a->subs);
+	memcpy(a->subs + a->nsubs, b->subs, b->nsubs * sizeof *b->subs);
+	a->nsubs += b->nsubs;
+	a->obs = xreallocarray(a->obs, a->nobs + b->nobs + 1, sizeof *a->obs);
+	for (size_t i = 0; i < b->nobs; i++) {
+		a->obs[a->nobs] = b->obs[i];
+		a->obs[a->nobs++].tag += (int)base;
+	}
+	b->nheld = 0;
+	job_free(b);
 }
 
 static void
@@ -255,17 +293,24 @@ observe(struct write_commit *c, void *arg)
 {
 	struct alerter *a = arg;
 	struct ajob *j = xcalloc(1, sizeof *j);
+	struct held *h = xcalloc(1, sizeof *h);
 	size_t n = 0;
 	struct timeval tv;
 
 	for (size_t i = 0; i < c->nreqs; i++)
 		n += c->reqs[i]->payload->nobs;
 	j->kind = JOB_COMMIT;
-	j->commit = c;
+	h->c = c;
+	j->held = xcalloc(1, sizeof *j->held);
+	j->held[j->nheld++] = h;
 	j->obs = xcalloc(n + 1, sizeof *j->obs);
+	j->subs = xcalloc(c->nreqs + 1, sizeof *j->subs);
+	j->nsubs = c->nreqs;
 	for (size_t i = 0; i < c->nreqs; i++) {
 		const struct write_req *r = c->reqs[i];
 
+		j->subs[i].unit_id = r->unit_id;
+		snprintf(j->subs[i].id, sizeof j->subs[i].id, "%s", r->submission_id);
 		for (size_t k = 0; k < r->payload->nobs; k++) {
 			const struct observation *o = &r->payload->obs[k];
 
@@ -285,8 +330,8 @@ observe(struct write_commit *c, void *arg)
 	}
 	tv.tv_sec = a->cfg.answer_timeout_ms / 1000;
 	tv.tv_usec = (a->cfg.answer_timeout_ms % 1000) * 1000;
-	j->deadline = evtimer_new(a->base, deadline_cb, j);
-	evtimer_add(j->deadline, &tv);
+	h->deadline = evtimer_new(a->base, deadline_cb, h);
+	evtimer_add(h->deadline, &tv);
 	enqueue(a, j);
 }
 
@@ -415,7 +460,6 @@ store(struct alerter *a)
 	struct pgc_stmt st[3];
 	int ns = 0;
 	char day[16];
-	const struct write_commit *c = a->cur->commit;
 
 	if (o->nevents == 0 && o->nfigures == 0 && !a->store_clock) {
 		answer_events(a, a->cur);
@@ -441,7 +485,8 @@ store(struct alerter *a)
 		    .severity = sev,
 		};
 		char *msg = alert_message(r, &ctx);
-		bool has_sub = e->tag >= 0 && c != NULL && (size_t)e->tag < c->nreqs;
+		const struct subref *sub = e->tag >= 0 && (size_t)e->tag < a->cur->nsubs ?
+		    &a->cur->subs[e->tag] : NULL;
 
 		period_format(&e->period, per, sizeof per);
 		alert_fingerprint(r->id, u != NULL ? u->code : "", &e->period, fp);
@@ -461,9 +506,9 @@ store(struct alerter *a)
 		arr_text(&ev, 13, r->title);
 		arr_text(&ev, 14, msg);
 		arr_text(&ev, 15, alert_transition_name(e->transition));
-		if (has_sub) {
-			arr_int(&ev, 16, c->reqs[e->tag]->unit_id);
-			arr_text(&ev, 17, c->reqs[e->tag]->submission_id);
+		if (sub != NULL) {
+			arr_int(&ev, 16, sub->unit_id);
+			arr_text(&ev, 17, sub->id);
 		} else {
 			arr_text(&ev, 16, NULL);
 			arr_text(&ev, 17, NULL);
@@ -545,47 +590,70 @@ store_done_cb(const struct pgc_outcome *out, void *arg)
 	job_finish(a, true);
 }
 
-/* Answer a commit job with the alert changes each request caused. */
+/* Answer a commit job's batches with the alert changes each request
+ * caused (events bucketed by request, in their order). */
 static void
 answer_events(struct alerter *a, struct ajob *j)
 {
 	const struct engine_out *o = &a->out;
-	const struct write_commit *c = j->commit;
+	size_t *count, *start;
+	struct receipt_alert *ra;
+	char (*pers)[PERIOD_STR_MAX];
 
-	if (c != NULL) {
-		char **per_req = xcalloc(c->nreqs + 1, sizeof *per_req);
-		struct receipt_alert *ra = xcalloc(o->nevents + 1, sizeof *ra);
-		char (*pers)[PERIOD_STR_MAX] = xcalloc(o->nevents + 1, sizeof *pers);
+	if (j->nheld == 0)
+		return;
+	count = xcalloc(j->nsubs + 1, sizeof *count);
+	start = xcalloc(j->nsubs + 2, sizeof *start);
+	ra = xcalloc(o->nevents + 1, sizeof *ra);
+	pers = xcalloc(o->nevents + 1, sizeof *pers);
+	for (size_t k = 0; k < o->nevents; k++)
+		if (o->events[k].tag >= 0 && (size_t)o->events[k].tag < j->nsubs)
+			count[o->events[k].tag]++;
+	for (size_t i = 0; i < j->nsubs; i++)
+		start[i + 1] = start[i] + count[i];
+	memset(count, 0, (j->nsubs + 1) * sizeof *count);
+	for (size_t k = 0; k < o->nevents; k++) {
+		const struct engine_event *e = &o->events[k];
+		const struct unit *u;
+		size_t at;
 
-		for (size_t i = 0; i < c->nreqs; i++) {
-			size_t n = 0;
+		if (e->tag < 0 || (size_t)e->tag >= j->nsubs)
+			continue;
+		at = start[e->tag] + count[e->tag]++;
+		u = registry_by_id(a->snap->registry, e->unit_id);
+		period_format(&e->period, pers[at], PERIOD_STR_MAX);
+		ra[at] = (struct receipt_alert){
+		    .id = engine_alert_id(a->eng, e->entry),
+		    .rule = a->rules->rules[e->rule].id,
+		    .unit = u != NULL ? u->code : "",
+		    .period = pers[at],
+		    .event = transition_event(e->transition),
+		    .severity = severity_name(event_severity(e)),
+		};
+	}
+	for (size_t h = 0; h < j->nheld; h++) {
+		struct held *hd = j->held[h];
+		char **per_req;
+		size_t n;
 
-			for (size_t k = 0; k < o->nevents; k++) {
-				const struct engine_event *e = &o->events[k];
-				const struct unit *u = registry_by_id(a->snap->registry, e->unit_id);
+		if (hd->c == NULL)
+			continue;
+		n = hd->c->nreqs;
+		per_req = xcalloc(n + 1, sizeof *per_req);
+		for (size_t i = 0; i < n; i++) {
+			size_t g = hd->first + i;
 
-				if (e->tag != (int)i)
-					continue;
-				period_format(&e->period, pers[n], PERIOD_STR_MAX);
-				ra[n] = (struct receipt_alert){
-				    .id = engine_alert_id(a->eng, e->entry),
-				    .rule = a->rules->rules[e->rule].id,
-				    .unit = u != NULL ? u->code : "",
-				    .period = pers[n],
-				    .event = transition_event(e->transition),
-				    .severity = severity_name(event_severity(e)),
-				};
-				n++;
-			}
-			per_req[i] = receipt_alerts_json(ra, n);
+			per_req[i] = receipt_alerts_json(ra + start[g], start[g + 1] - start[g]);
 		}
-		answer(j, (const char *const *)per_req, c->nreqs);
-		for (size_t i = 0; i < c->nreqs; i++)
+		held_answer(hd, per_req);
+		for (size_t i = 0; i < n; i++)
 			free(per_req[i]);
 		free(per_req);
-		free(ra);
-		free(pers);
 	}
+	free(count);
+	free(start);
+	free(ra);
+	free(pers);
 }
 
 /* ---- loading slices ---- */
@@ -900,7 +968,7 @@ job_finish(struct alerter *a, bool stored)
 		engine_free(a->eng);
 		a->eng = NULL;
 		a->built = false;
-		if (j != NULL && j->kind == JOB_COMMIT && j->commit != NULL) {
+		if (j != NULL) {
 			/* Answer now: the rebuild will judge these figures again. */
 			answer_unknown(j);
 		}
@@ -915,6 +983,12 @@ pump(struct alerter *a)
 {
 	if (a->closing || a->cur != NULL || a->busy || !pgc_ready(a->pgc))
 		return;
+	if (a->rebuild) {
+		a->rebuild = false;
+		engine_free(a->eng);
+		a->eng = NULL;
+		a->built = false;
+	}
 	if (a->eng == NULL) {
 		if (a->build_wait)
 			return;
@@ -930,6 +1004,14 @@ pump(struct alerter *a)
 		return;
 	a->cur = a->head;
 	a->head = a->head->next;
+	/* Commits queued back to back are judged and stored together. */
+	while (a->cur->kind == JOB_COMMIT && a->head != NULL && a->head->kind == JOB_COMMIT &&
+	    a->cur->nobs + a->head->nobs <= MERGE_MAX_OBS) {
+		struct ajob *b = a->head;
+
+		a->head = b->next;
+		job_merge(a->cur, b);
+	}
 	if (a->head == NULL)
 		a->tail = NULL;
 	a->cur->next = NULL;
@@ -945,26 +1027,22 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	a->build_wait = false;
-	if (a->eng != NULL && a->cur == NULL) {
-		if (rulesd_current(a->rd) != a->rules) {
+	if (a->eng != NULL) {
+		if (rulesd_current(a->rd) != a->rules && !a->rebuild) {
 			log_info("alerter: rule set changed: rebuilding the engine");
-			engine_free(a->eng);
-			a->eng = NULL;
-			a->built = false;
-		} else if (today() != a->clock_day && !queued(a, JOB_TICK)) {
+			a->rebuild = true;
+		}
+		if (today() != a->clock_day && !queued(a, JOB_TICK)) {
 			struct ajob *j = xcalloc(1, sizeof *j);
 
 			j->kind = JOB_TICK;
 			enqueue(a, j);
-			return;
 		} else if ((s = directory_acquire(a->dir)) != NULL) {
 			if (s != a->snap && !queued(a, JOB_REBIND)) {
 				struct ajob *j = xcalloc(1, sizeof *j);
 
 				j->kind = JOB_REBIND;
-				snapshot_release(s);
 				enqueue(a, j);
-				return;
 			}
 			snapshot_release(s);
 		}

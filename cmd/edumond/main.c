@@ -38,6 +38,7 @@ struct options {
 	char *rules;
 	char *calendar;
 	long writers;
+	long alerts;
 	long alert_wait_ms;
 	long batch_obs;
 	long queue;
@@ -76,6 +77,8 @@ static const struct opt_def opt_defs[] = {
         "directory of rule files (*.json); an invalid set refuses the start"},
     {"calendar", "EDUMON_CALENDAR", OPT_STR, OFF(calendar), "", 0, 0,
         "school calendar file (deploy/calendars/*.json); empty: Monday to Friday"},
+    {"alerts", "EDUMON_ALERTS", OPT_LONG, OFF(alerts), "1", 0, 1,
+        "1: evaluate the rules and raise alerts; 0: ingest only (benchmarks, a standby)"},
     {"alert-wait", "EDUMON_ALERT_WAIT", OPT_LONG, OFF(alert_wait_ms), "2000", 1, 600000,
         "milliseconds a committed submission waits for its alerts before its receipt goes"
         " out with \"alerts\": null"},
@@ -399,7 +402,10 @@ main(int argc, char **argv)
 	acfg.conninfo = o.database;
 	acfg.cal = d.cal;
 	acfg.answer_timeout_ms = (int)o.alert_wait_ms;
-	d.alerter = alerter_new(d.base, &acfg, d.dir, d.rules, d.writer);
+	if (o.alerts)
+		d.alerter = alerter_new(d.base, &acfg, d.dir, d.rules, d.writer);
+	else
+		log_warn("alerts are off (--alerts 0): rules are loaded but not evaluated");
 	scfg.host = host;
 	scfg.port = port;
 	scfg.max_body = (size_t)o.max_body;
