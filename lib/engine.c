@@ -385,8 +385,14 @@ static bool
 item_set(struct engine *e, size_t slice, const struct engine_obs *o)
 {
 	size_t i = u2_get(&e->item_ix, slice, (uint64_t)(uint32_t)o->unit_id);
+	const struct metric *m = catalog_by_id(e->cat, e->slices[slice].metric_id);
 	struct item nw = {.slice = slice, .unit_id = o->unit_id, .revision = o->revision,
 	    .value = o->value, .num = o->num, .den = o->den};
+
+	/* A rate's figure is num/den (engine_obs.value is for count and value
+	 * metrics): school rules, streaks and trends judge item.value. */
+	if (m != NULL && m->kind == METRIC_RATE)
+		nw.value = o->den != 0 ? (double)o->num / (double)o->den : NAN;
 
 	if (i != SIZE_MAX) {
 		struct item old = e->items[i];
@@ -1000,8 +1006,15 @@ engine_tick_wants(const struct engine *e, int32_t from, int32_t to,
 			size_t nq = quota_periods(rule->quota_period, from, to, qs,
 			    sizeof qs / sizeof qs[0]);
 
-			for (size_t k = 0; k < nq; k++)
-				want_rule(e, &ks, r, &qs[k]);
+			/* want_rule takes a period of the metric, not the quota
+			 * period: a year slice of a monthly metric would share
+			 * January's key. */
+			for (size_t k = 0; k < nq; k++) {
+				struct period first;
+
+				period_containing(m->period_kind, qs[k].start, &first);
+				want_rule(e, &ks, r, &first);
+			}
 		}
 	}
 	return keyset_take(&ks, out);
