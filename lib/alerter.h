@@ -6,8 +6,9 @@
  * - At start (and after any failure to store, and when the rule set
  *   changes) it builds the engine from the database: the alert states
  *   stored, the observations of the rules' metrics over a look-back window
- *   (70 days of daily figures, 20 weeks of weekly ones, about 13 months of
- *   monthly ones, 800 days of the rest), then judges everything and catches
+ *   (as far back as the rules on each metric compare: `for` streaks, a year
+ *   for year-on-year trends, baselines, quota periods, deadlines still
+ *   open), then judges everything and catches
  *   up on the deadlines passed since the evaluation clock's last day
  *   (edumon.evaluation_clock), storing the changes.
  * - It observes the writer: each committed batch is applied to the engine
