@@ -742,48 +742,6 @@ slices_done_cb(const struct pgc_outcome *out, void *arg)
 
 /* ---- build ---- */
 
-/* The longest a period of kind k lasts, in days. */
-static int
-period_days(enum period_kind k)
-{
-	static const int days[PERIOD_KIND_COUNT] = {
-	    [PERIOD_DAY] = 1, [PERIOD_WEEK] = 7, [PERIOD_MONTH] = 31, [PERIOD_QUARTER] = 92,
-	    [PERIOD_TERM] = 184, [PERIOD_SCHOOL_YEAR] = 366, [PERIOD_YEAR] = 366,
-	};
-
-	return (unsigned)k < PERIOD_KIND_COUNT ? days[k] : 366;
-}
-
-/*
- * How many days back from today rule r may look at figures of its metric
- * (kind k): the periods still open to a deadline (period + grace), and what
- * the kind compares with: `for` periods (school days: doubled, plus two
- * weeks of holidays), a year before, a baseline of school days, the whole
- * quota period. Older figures are loaded when a correction touches them.
- */
-static int
-lookback_days(const struct rule *r, enum period_kind k)
-{
-	int len = period_days(k), back = len + r->grace_days;
-
-	switch (r->kind) {
-	case RULE_THRESHOLD:
-	case RULE_DISPERSION:
-		back += k == PERIOD_DAY ? 2 * r->for_periods + 14 : r->for_periods * len;
-		break;
-	case RULE_TREND:
-		back += r->trend_mode == TREND_YOY ? 366 + len : 2 * r->baseline_days + 14;
-		break;
-	case RULE_QUOTA:
-		back += period_days(r->quota_period);
-		break;
-	case RULE_MISSING:
-	case RULE_KIND_COUNT:
-		break;
-	}
-	return back;
-}
-
 static void
 build_judge(struct alerter *a)
 {
@@ -816,7 +774,7 @@ build_window(struct alerter *a)
 	for (size_t r = 0; r < a->rules->nrules; r++) {
 		const struct metric *m = catalog_by_code(a->snap->catalog, a->rules->rules[r].metric);
 		struct period p;
-		int back = 0;
+		int back;
 		bool seen = false;
 
 		if (m == NULL)
@@ -825,13 +783,7 @@ build_window(struct alerter *a)
 			seen = seen || keys[k].metric_id == m->id;
 		if (seen)
 			continue;
-		/* The longest look-back of the rules on this metric. */
-		for (size_t q = r; q < a->rules->nrules; q++) {
-			const struct rule *rq = &a->rules->rules[q];
-
-			if (strcmp(rq->metric, m->code) == 0 && lookback_days(rq, m->period_kind) > back)
-				back = lookback_days(rq, m->period_kind);
-		}
+		back = engine_lookback_days(a->eng, m->id);
 		period_containing(m->period_kind, t - back, &p);
 		while (p.start <= t) {
 			if (n == cap) {
@@ -967,6 +919,8 @@ start_job(struct alerter *a)
 
 	a->store_clock = false;
 	engine_out_reset(&a->out);
+	if (j->kind == JOB_TICK)
+		engine_forget(a->eng, today()); /* before any event names an entry */
 	if (j->kind != JOB_BUILD)
 		follow_directory(a);
 	switch (j->kind) {

@@ -1096,6 +1096,8 @@ engine_tick(struct engine *e, int32_t from, int32_t to, struct engine_out *out)
 	}
 }
 
+static void resolve_orphans(struct engine *e, struct engine_out *out);
+
 void
 engine_evaluate_all(struct engine *e, int32_t today, struct engine_out *out)
 {
@@ -1117,6 +1119,39 @@ engine_evaluate_all(struct engine *e, int32_t today, struct engine_out *out)
 	for (size_t a = 0; a < e->naggs; a++)
 		judge_aggregate(e, &e->aggs[a], today, out);
 	engine_tick(e, today, today, out);
+	resolve_orphans(e, out);
+}
+
+/*
+ * Firing alerts of units the rule no longer concerns (a school closed or
+ * moved out of the rule's filters, a district with no unit left to judge)
+ * resolve: nobody is in breach any more. The value is the last judged.
+ */
+static void
+resolve_orphans(struct engine *e, struct engine_out *out)
+{
+	for (size_t i = 0; i < e->nstates; i++) {
+		struct stent *se = &e->states[i];
+		const struct rule *r = &e->rules->rules[se->rule];
+		const struct metric *m = e->ri[se->rule].metric;
+		const struct unit *u = registry_by_id(e->reg, se->unit_id);
+		struct judgement j = {true, SEV_OK, se->st.value, se->st.bound, OP_LT};
+		bool gone;
+		struct period p;
+
+		if (!se->st.firing)
+			continue;
+		if (m == NULL)
+			gone = true;
+		else if (e->ri[se->rule].aggregate)
+			gone = expected_of(e, se->rule, se->unit_id) == 0;
+		else
+			gone = !in_population(r, m, u);
+		if (!gone)
+			continue;
+		p = se->p;
+		step(e, se->rule, se->unit_id, &p, &j, 0, -1, out);
+	}
 }
 
 /* ---- introspection ---- */
@@ -1144,4 +1179,131 @@ engine_aggregate(const struct engine *e, size_t rule, int unit_id, int32_t perio
 	*out = e->aggs[a].a;
 	*expected = expected_of(e, rule, unit_id);
 	return 0;
+}
+
+/* ---- how far back, and forgetting ---- */
+
+/* The longest a period of kind k lasts, in days. */
+static int
+period_days(enum period_kind k)
+{
+	static const int days[PERIOD_KIND_COUNT] = {
+	    [PERIOD_DAY] = 1, [PERIOD_WEEK] = 7, [PERIOD_MONTH] = 31, [PERIOD_QUARTER] = 92,
+	    [PERIOD_TERM] = 184, [PERIOD_SCHOOL_YEAR] = 366, [PERIOD_YEAR] = 366,
+	};
+
+	return (unsigned)k < PERIOD_KIND_COUNT ? days[k] : 366;
+}
+
+/* How far back rule r looks at figures of its metric (kind k), in days. */
+static int
+rule_lookback(const struct rule *r, enum period_kind k)
+{
+	int len = period_days(k), back = len + r->grace_days;
+
+	switch (r->kind) {
+	case RULE_THRESHOLD:
+	case RULE_DISPERSION:
+		if (r->for_periods > 1)
+			back += k == PERIOD_DAY ? 2 * (r->for_periods - 1) + 14 :
+			    (r->for_periods - 1) * len;
+		break;
+	case RULE_TREND:
+		back += r->trend_mode == TREND_YOY ? 366 + len : 2 * r->baseline_days + 14;
+		break;
+	case RULE_QUOTA:
+		back += period_days(r->quota_period);
+		break;
+	case RULE_MISSING:
+	case RULE_KIND_COUNT:
+		break;
+	}
+	return back;
+}
+
+int
+engine_lookback_days(const struct engine *e, int metric_id)
+{
+	int back = -1;
+
+	for (size_t r = 0; r < e->rules->nrules; r++) {
+		const struct metric *m = e->ri[r].metric;
+
+		if (m != NULL && m->id == metric_id) {
+			int b = rule_lookback(&e->rules->rules[r], m->period_kind);
+
+			if (b > back)
+				back = b;
+		}
+	}
+	return back;
+}
+
+void
+engine_forget(struct engine *e, int32_t today)
+{
+	size_t *map = xcalloc(e->nslices + 1, sizeof *map);
+	size_t ns = 0, ni = 0, na = 0, nst = 0;
+	int32_t oldest = INT32_MAX;
+
+	for (size_t s = 0; s < e->nslices; s++) {
+		int back = engine_lookback_days(e, e->slices[s].metric_id);
+
+		map[s] = SIZE_MAX;
+		if (back >= 0 && e->slices[s].p.end + back >= today) {
+			map[s] = ns;
+			e->slices[ns++] = e->slices[s];
+			if (e->slices[map[s]].p.start < oldest)
+				oldest = e->slices[map[s]].p.start;
+		}
+	}
+	if (ns == e->nslices) {
+		free(map);
+		return;
+	}
+	u2_clear(&e->slice_ix);
+	for (size_t s = 0; s < ns; s++)
+		u2_put(&e->slice_ix, (uint64_t)(uint32_t)e->slices[s].metric_id,
+		    (uint64_t)(uint32_t)e->slices[s].p.start, s);
+	u2_clear(&e->item_ix);
+	for (size_t i = 0; i < e->nitems; i++) {
+		struct item it = e->items[i];
+
+		if (map[it.slice] == SIZE_MAX)
+			continue;
+		it.slice = map[it.slice];
+		e->items[ni] = it;
+		u2_put(&e->item_ix, it.slice, (uint64_t)(uint32_t)it.unit_id, ni);
+		ni++;
+	}
+	u2_clear(&e->agg_ix);
+	for (size_t a = 0; a < e->naggs; a++) {
+		struct aggent ag = e->aggs[a];
+
+		if (map[ag.slice] == SIZE_MAX)
+			continue;
+		ag.slice = map[ag.slice];
+		e->aggs[na] = ag;
+		u2_put(&e->agg_ix, key_rp(ag.rule, e->slices[ag.slice].p.start),
+		    (uint64_t)(uint32_t)ag.scope, na);
+		na++;
+	}
+	/* Episodes no longer firing of periods older than anything held go
+	 * too; a firing one stays until it resolves. */
+	u2_clear(&e->state_ix);
+	for (size_t i = 0; i < e->nstates; i++) {
+		struct stent st = e->states[i];
+
+		if (!st.st.firing && st.st.streak == 0 && st.p.end < oldest)
+			continue;
+		e->states[nst] = st;
+		u2_put(&e->state_ix, key_rp(st.rule, st.p.start), (uint64_t)(uint32_t)st.unit_id,
+		    nst);
+		nst++;
+	}
+	e->nslices = ns;
+	e->nitems = ni;
+	e->naggs = na;
+	e->nstates = nst;
+	free(map);
 }

@@ -161,9 +161,11 @@ void engine_set_alert_id(struct engine *e, size_t entry, int64_t alert_id);
 
 /*
  * Judge everything held (start-up, after engine_rebind or a rules change):
- * every school rule for every figure, every aggregate, every stored episode
- * (so an episode whose figure disappeared is judged again), and the clock
- * checks for today (engine_tick over [today, today]).
+ * every school rule for every figure, every aggregate, and the clock checks
+ * for today (engine_tick over [today, today]). A firing episode of a unit
+ * the rule no longer concerns (closed, filtered out, a district left with
+ * no unit to judge) resolves. A stored episode whose figures are not held
+ * is judged only when they are loaded.
  */
 void engine_evaluate_all(struct engine *e, int32_t today, struct engine_out *out);
 
@@ -181,6 +183,25 @@ size_t engine_tick_wants(const struct engine *e, int32_t from, int32_t to,
  * provisional). Events are appended to out.
  */
 void engine_tick(struct engine *e, int32_t from, int32_t to, struct engine_out *out);
+
+/*
+ * How many days back from today the rules on a metric look at its figures:
+ * the periods whose deadline (period + grace) is still open, plus the
+ * `for` - 1 periods before (daily: twice as many days and two weeks, for
+ * weekends and holidays), a year and a period for year-on-year trends, twice the
+ * baseline days and two weeks for baselines, the quota period for quotas.
+ * -1 when no rule uses the metric.
+ */
+int engine_lookback_days(const struct engine *e, int metric_id);
+
+/*
+ * Forget the slices that ended more than their metric's look-back before
+ * today, their aggregates, and episodes of those periods that are not in
+ * breach: what a daemon holds stays bounded by the look-back, not by how
+ * long it has run. A correction to a forgotten period loads it again
+ * (engine_wants). Alert ids already handed out stay valid.
+ */
+void engine_forget(struct engine *e, int32_t today);
 
 /* Counts for /metrics and tests. */
 struct engine_counts {

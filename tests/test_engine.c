@@ -1459,3 +1459,59 @@ Test(engine, rebind_recomputes_populations)
 	check_event("prog.district.public", D1, "2021", ALERT_RESOLVED, SEV_OK, 1.0, 0.9);
 	check_figure("prog.district.public", D1, 1, 1, true, 10, 10);
 }
+
+/* A school that closes takes its firing alerts with it. */
+Test(engine, closed_school_alerts_resolve)
+{
+	start("[" CLASS_RULE "]", NULL);
+	apply1(val(101, M_CLASS, "2021", 70, 1), "2021-10-01");
+	expect_events(1);
+	cr_expect_eq(firing_count(), 1);
+	reg2 = make_registry(101);
+	engine_rebind(eng, reg2, cat);
+	engine_out_reset(&out);
+	engine_evaluate_all(eng, day("2021-10-01"), &out);
+	expect_events(1);
+	check_event("class_size.school", 101, "2021", ALERT_RESOLVED, SEV_OK, 70, 66);
+	cr_expect_eq(firing_count(), 0);
+	engine_out_reset(&out);
+	engine_evaluate_all(eng, day("2021-10-01"), &out);
+	expect_events(0);
+}
+
+/* Forgetting keeps what the rules look back at and drops the rest; a
+ * forgotten period is wanted again, and a firing episode survives. */
+Test(engine, forget_bounds_memory_by_the_look_back)
+{
+	struct engine_counts c0, c1;
+	struct engine_slice_key *keys = NULL;
+	struct engine_obs o = val(101, M_CLASS, "2019", 50, 1);
+	int back;
+
+	start("[" CLASS_RULE "]", NULL);
+	back = engine_lookback_days(eng, M_CLASS);
+	cr_expect_eq(back, 366, "a yearly threshold looks at its own period only");
+	cr_expect_eq(engine_lookback_days(eng, M_PROG), -1, "no rule uses it");
+	apply1(val(101, M_CLASS, "2019", 70, 1), "2019-10-01");
+	apply1(val(102, M_CLASS, "2019", 50, 1), "2019-10-01");
+	apply1(val(101, M_CLASS, "2021", 50, 1), "2021-10-01");
+	engine_counts(eng, &c0);
+	cr_expect_eq(c0.slices, 2);
+	cr_expect_eq(c0.items, 3);
+	engine_forget(eng, day("2021-10-01"));
+	engine_counts(eng, &c1);
+	cr_expect_eq(c1.slices, 1, "2019 ended 2020-01-01, more than the look-back ago");
+	cr_expect_eq(c1.items, 1);
+	cr_expect_eq(c1.firing, 1, "the firing 2019 episode stays");
+	cr_expect_eq(engine_wants(eng, &o, 1, &keys), 1, "2019 is wanted again");
+	free(keys);
+	/* The kept slice still works: a breach in 2021 fires. */
+	apply1(val(101, M_CLASS, "2021", 60, 2), "2021-10-01");
+	expect_events(1);
+	check_event("class_size.school", 101, "2021", ALERT_FIRED, SEV_WARNING, 60, 56);
+	/* Loading 2019 again resolves the firing episode with its newer figure. */
+	engine_load_slice(eng, M_CLASS, &o.period, &o, 0);
+	apply1(val(101, M_CLASS, "2019", 50, 2), "2021-10-01");
+	expect_events(1);
+	check_event("class_size.school", 101, "2019", ALERT_RESOLVED, SEV_OK, 50, 66);
+}
