@@ -143,9 +143,11 @@ handle_readyz(struct server *s, struct evhttp_request *req, const char *route)
 	bool db = writer_ready(s->writer) && directory_connected(s->dir);
 	bool ok = db && snap != NULL && version == want;
 	const struct ruleset *rs = s->rules != NULL ? rulesd_current(s->rules) : NULL;
-	char *body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"schema_version\":%d,"
-			       "\"schema_expected\":%d,\"rules\":%zu,\"rules_version\":\"%s\"}",
-	    ok ? "ready" : "not_ready", db ? "true" : "false", version, want,
+	char *body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"durable\":%s,"
+			       "\"schema_version\":%d,\"schema_expected\":%d,\"rules\":%zu,"
+			       "\"rules_version\":\"%s\"}",
+	    ok ? "ready" : "not_ready", db ? "true" : "false",
+	    directory_durable(s->dir) ? "true" : "false", version, want,
 	    rs != NULL ? rs->nrules : 0, rs != NULL ? rs->version : "");
 
 	if (!ok)
