@@ -65,6 +65,7 @@ struct conns {
 	bool enabled;
 	unsigned long deadline_closed;
 	unsigned long cap_reached;
+	int64_t cap_logged; /* now_usec() of the last warning about the cap */
 };
 
 /*
@@ -234,9 +235,15 @@ bev_cb(struct event_base *base, void *arg)
 	cs->pending = p;
 	event_active(cs->adopt_ev, EV_TIMEOUT, 0);
 	if (++cs->open >= cs->cfg.max) {
+		int64_t now = now_usec();
+
 		cs->cap_reached++;
-		log_warn("http: %zu connections open, the most allowed; not accepting until one"
-			 " closes", cs->open);
+		/* At the cap every close lets one more in: say so once a minute at most. */
+		if (cs->cap_logged == 0 || now - cs->cap_logged >= 60 * 1000000LL) {
+			log_warn("http: %zu connections open, the most allowed; not accepting until"
+				 " one closes", cs->open);
+			cs->cap_logged = now;
+		}
 	}
 	listener_update(cs);
 	return bev;
