@@ -41,6 +41,7 @@ struct directory {
 	size_t nused, capused;
 	bool loading;
 	bool again; /* a reload was asked for while loading */
+	int durable; /* -1 not yet known, 0 no, 1 yes */
 };
 
 static const char *const setup_sql[] = {"LISTEN edumon_registry"};
@@ -366,12 +367,50 @@ directory_load(struct directory *d)
 		d->loading = true;
 }
 
+static const struct pgc_stmt durability_stmt = {NULL,
+    "SELECT current_setting('synchronous_commit'), current_setting('fsync')", 0, NULL};
+
+/*
+ * A 201 promises the submission is on disk only if PostgreSQL's COMMIT waits
+ * for its WAL flush. Say so loudly, once per change, when it does not.
+ */
+static void
+durability_done_cb(const struct pgc_outcome *out, void *arg)
+{
+	struct directory *d = arg;
+	const char *sc, *fs;
+	int durable;
+
+	if (!out->ok || out->nresults < 1 || out->results[0] == NULL ||
+	    PQntuples(out->results[0]) != 1) {
+		if (out->sqlstate != NULL)
+			log_warn("directory: cannot read synchronous_commit and fsync: %s", out->error);
+		return;
+	}
+	sc = PQgetvalue(out->results[0], 0, 0);
+	fs = PQgetvalue(out->results[0], 0, 1);
+	durable = strcmp(sc, "off") != 0 && strcmp(fs, "off") != 0;
+	if (durable == d->durable)
+		return;
+	d->durable = durable;
+	if (!durable)
+		log_warn("database: synchronous_commit=%s fsync=%s: a crash can lose committed"
+			 " submissions, so the no-loss promise of edumon does not hold; set both on", sc, fs);
+	else
+		log_info("database: synchronous_commit=%s fsync=%s: commits are durable", sc, fs);
+}
+
 static void
 state_cb(struct pgc *c, bool ready, void *arg)
 {
+	struct directory *d = arg;
+
 	(void)c;
-	if (ready)
-		directory_load(arg);
+	if (!ready)
+		return;
+	/* Before the load: /readyz is ready only after it, and durability is known. */
+	pgc_submit(d->pgc, &durability_stmt, 1, durability_done_cb, d);
+	directory_load(d);
 }
 
 static void
@@ -398,6 +437,12 @@ directory_submit(struct directory *d, const struct pgc_stmt *stmts, int n, pgc_j
 	return pgc_submit(d->pgc, stmts, n, cb, arg);
 }
 
+bool
+directory_durable(const struct directory *d)
+{
+	return d->durable == 1;
+}
+
 void
 directory_reload(struct directory *d)
 {
@@ -412,6 +457,7 @@ directory_new(struct event_base *base, const char *conninfo)
 	struct timeval touch_every = {TOUCH_EVERY_S, 0};
 
 	d->base = base;
+	d->durable = -1;
 	d->cfg.conninfo = conninfo;
 	d->cfg.name = "control";
 	d->cfg.setup_sql = setup_sql;

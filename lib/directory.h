@@ -56,6 +56,13 @@ void directory_note_use(struct directory *d, int token_id);
 int directory_submit(struct directory *d, const struct pgc_stmt *stmts, int n,
     pgc_job_cb cb, void *arg);
 
+/*
+ * True once the database was seen with synchronous_commit and fsync not off
+ * (checked at every connect of the control connection); false before that
+ * and when either is off, which is logged as a warning.
+ */
+bool directory_durable(const struct directory *d);
+
 /* True when the control connection is up. */
 bool directory_connected(const struct directory *d);
 

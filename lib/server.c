@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "charset.h"
+#include "conns.h"
 #include "directory.h"
 #include "log.h"
 #include "migrations.h"
@@ -37,7 +38,7 @@ struct server {
 	struct stats *stats;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
-	struct event *resume_ev;
+	struct conns *conns;
 	size_t inflight;
 	int port;
 };
@@ -144,10 +145,11 @@ handle_readyz(struct server *s, struct evhttp_request *req, const char *route)
 	bool db = writer_ready(s->writer) && directory_connected(s->dir);
 	bool ok = db && snap != NULL && version == want;
 	const struct ruleset *rs = s->rules != NULL ? rulesd_current(s->rules) : NULL;
-	char *body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"schema_version\":%d,"
-			       "\"schema_expected\":%d,\"rules\":%zu,\"rules_version\":\"%s\","
-			       "\"alerts\":%s}",
-	    ok ? "ready" : "not_ready", db ? "true" : "false", version, want,
+	char *body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"durable\":%s,"
+			       "\"schema_version\":%d,\"schema_expected\":%d,\"rules\":%zu,"
+			       "\"rules_version\":\"%s\",\"alerts\":%s}",
+	    ok ? "ready" : "not_ready", db ? "true" : "false",
+	    directory_durable(s->dir) ? "true" : "false", version, want,
 	    rs != NULL ? rs->nrules : 0, rs != NULL ? rs->version : "",
 	    s->alerter != NULL && alerter_ready(s->alerter) ? "true" : "false");
 
@@ -169,6 +171,10 @@ handle_metrics(struct server *s, struct evhttp_request *req, const char *route)
 	g.pending = writer_pending(s->writer);
 	g.db_up = writer_ready(s->writer);
 	g.inflight = s->inflight;
+	g.connections = conns_open(s->conns);
+	g.connections_max = s->cfg.max_connections;
+	g.deadline_closed = conns_deadline_closed(s->conns);
+	g.connection_cap_reached = conns_cap_reached(s->conns);
 	if (s->rules != NULL) {
 		g.rules = rulesd_current(s->rules)->nrules;
 		g.rules_mirrored = rulesd_mirrored(s->rules);
@@ -396,6 +402,29 @@ out:
 	snapshot_release(snap);
 }
 
+/*
+ * False if the request's length is ambiguous: two Content-Length headers, or
+ * Content-Length with Transfer-Encoding. libevent reads the body by the first
+ * Content-Length (or the chunks) and would take the rest for a next request;
+ * a proxy in front may have read it differently. That is how requests are
+ * smuggled, so such a request is refused and its connection closed.
+ */
+static bool
+framing_ok(struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evkeyval *h;
+	int lengths = 0, encodings = 0;
+
+	for (h = in->tqh_first; h != NULL; h = h->next.tqe_next) {
+		if (strcasecmp(h->key, "Content-Length") == 0)
+			lengths++;
+		else if (strcasecmp(h->key, "Transfer-Encoding") == 0)
+			encodings++;
+	}
+	return lengths <= 1 && !(lengths == 1 && encodings > 0);
+}
+
 /* Every request enters here; dispatch by the route table. */
 static void
 gen_cb(struct evhttp_request *req, void *arg)
@@ -407,6 +436,13 @@ gen_cb(struct evhttp_request *req, void *arg)
 	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
 	bool path_known = false;
 
+	conns_request_read(s->conns, req);
+	if (!framing_ok(req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		reply_error(s, req, "other", now_usec(), 400, "ambiguous_length",
+		    "send one Content-Length, or Transfer-Encoding: chunked alone");
+		return;
+	}
 	if (path == NULL)
 		path = uri != NULL ? uri : "";
 	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
@@ -434,37 +470,6 @@ gen_cb(struct evhttp_request *req, void *arg)
 	reply_error(s, req, "other", now_usec(), 404, "not_found", "no such endpoint");
 }
 
-/*
- * The listener's error callback receives evhttp's argument, not ours, so the
- * (single) server of the process is remembered here.
- */
-static struct server *accept_owner;
-
-/* Accept failed (most often: out of descriptors). Pause instead of spinning. */
-static void
-accept_error_cb(struct evconnlistener *l, void *arg)
-{
-	struct server *s = accept_owner;
-	struct timeval pause = {1, 0};
-
-	(void)arg;
-	log_warn("http: accept failed (%s); pausing accepts for 1 s",
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	evconnlistener_disable(l);
-	evtimer_add(s->resume_ev, &pause);
-}
-
-static void
-resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server *s = arg;
-
-	(void)fd;
-	(void)what;
-	if (s->sock != NULL)
-		evconnlistener_enable(evhttp_bound_socket_get_listener(s->sock));
-}
-
 struct server *
 server_new(struct event_base *base, const struct server_config *cfg, struct writer *w,
     struct directory *d, struct stats *st)
@@ -477,9 +482,10 @@ server_new(struct event_base *base, const struct server_config *cfg, struct writ
 	s->dir = d;
 	s->stats = st;
 	s->http = evhttp_new(base);
-	s->resume_ev = evtimer_new(base, resume_cb, s);
-	if (s->http == NULL || s->resume_ev == NULL)
+	if (s->http == NULL)
 		abort();
+	s->conns = conns_new(base, s->http,
+	    &(struct conns_config){.max = cfg->max_connections, .deadline_s = cfg->deadline_s});
 	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body);
 	evhttp_set_max_headers_size(s->http, (ev_ssize_t)cfg->max_headers);
 	evhttp_set_timeout(s->http, cfg->timeout_s);
@@ -503,8 +509,7 @@ server_listen(struct server *s, char **cause)
 		return -1;
 	}
 	l = evhttp_bound_socket_get_listener(s->sock);
-	accept_owner = s;
-	evconnlistener_set_error_cb(l, accept_error_cb);
+	conns_set_listener(s->conns, l);
 	fd = evhttp_bound_socket_get_fd(s->sock);
 	s->port = s->cfg.port;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
@@ -538,6 +543,7 @@ void
 server_stop_accepting(struct server *s)
 {
 	if (s->sock != NULL) {
+		conns_set_listener(s->conns, NULL);
 		evhttp_del_accept_socket(s->http, s->sock);
 		s->sock = NULL;
 	}
@@ -554,9 +560,8 @@ server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
-	evhttp_free(s->http);
-	event_free(s->resume_ev);
-	if (accept_owner == s)
-		accept_owner = NULL;
+	conns_set_listener(s->conns, NULL);
+	evhttp_free(s->http); /* closes every connection: conns sees them go */
+	conns_free(s->conns);
 	free(s);
 }

@@ -22,6 +22,8 @@ struct server_config {
 	size_t max_body;           /* bytes */
 	size_t max_headers;        /* bytes */
 	int timeout_s;             /* read/write inactivity */
+	size_t max_connections;    /* open at once; at the cap, accepting stops */
+	int deadline_s;            /* to read a whole request, from accept or the last reply */
 	size_t max_observations;   /* per request */
 	int max_json_depth;
 };

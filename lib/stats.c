@@ -172,6 +172,18 @@ stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *ou
 	    "# HELP edumon_http_inflight Submissions received and not yet answered.\n"
 	    "# TYPE edumon_http_inflight gauge\n"
 	    "edumon_http_inflight %zu\n"
+	    "# HELP edumon_http_connections HTTP connections open.\n"
+	    "# TYPE edumon_http_connections gauge\n"
+	    "edumon_http_connections %zu\n"
+	    "# HELP edumon_http_connections_max Connections allowed at once (--max-connections).\n"
+	    "# TYPE edumon_http_connections_max gauge\n"
+	    "edumon_http_connections_max %zu\n"
+	    "# HELP edumon_http_connection_cap_reached_total Times the cap stopped accepting.\n"
+	    "# TYPE edumon_http_connection_cap_reached_total counter\n"
+	    "edumon_http_connection_cap_reached_total %lu\n"
+	    "# HELP edumon_http_deadline_closed_total Connections cut off at --request-deadline.\n"
+	    "# TYPE edumon_http_deadline_closed_total counter\n"
+	    "edumon_http_deadline_closed_total %lu\n"
 	    "# HELP edumon_rules_loaded Rules in force.\n"
 	    "# TYPE edumon_rules_loaded gauge\n"
 	    "edumon_rules_loaded %zu\n"
@@ -183,6 +195,7 @@ stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *ou
 	    "edumon_rule_reload_failures_total %lu\n",
 	    (unsigned long long)s->batch_obs, s->batch_seconds,
 	    (unsigned long long)s->batches_failed, (unsigned long long)s->reconnects,
-	    g->queue_depth, g->pending, g->db_up, g->inflight, g->rules, g->rules_mirrored,
+	    g->queue_depth, g->pending, g->db_up, g->inflight, g->connections,
+	    g->connections_max, g->connection_cap_reached, g->deadline_closed, g->rules, g->rules_mirrored,
 	    g->rule_reload_failures);
 }

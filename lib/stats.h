@@ -27,6 +27,10 @@ struct stats_gauges {
 	size_t pending;
 	int db_up;
 	size_t inflight; /* submissions received and not yet answered */
+	size_t connections;     /* HTTP connections open */
+	size_t connections_max; /* --max-connections */
+	unsigned long deadline_closed;        /* cut off at --request-deadline */
+	unsigned long connection_cap_reached; /* times accepting stopped at the cap */
 	size_t rules;
 	int rules_mirrored;
 	unsigned long rule_reload_failures;

@@ -499,6 +499,12 @@ wait_exit(pid_t pid, long ms)
 struct tl_daemon *
 tl_daemon_start(const char *conninfo, const char *extra_args)
 {
+	return tl_daemon_start_with(NULL, conninfo, extra_args);
+}
+
+struct tl_daemon *
+tl_daemon_start_with(const char *shell_prefix, const char *conninfo, const char *extra_args)
+{
 	const char *dir = getenv("EDUMON_TEST_TMPDIR");
 	struct tl_daemon *d;
 	struct tl_resp resp;
@@ -524,7 +530,8 @@ tl_daemon_start(const char *conninfo, const char *extra_args)
 	qb = shell_quote(bin);
 	qc = shell_quote(conninfo);
 	/* exec, so that the pid we signal is the daemon's, not the shell's. */
-	cmd = xasprintf("exec %s --listen 127.0.0.1:%d --database %s %s", qb, d->port, qc,
+	cmd = xasprintf("%s exec %s --listen 127.0.0.1:%d --database %s %s",
+	    shell_prefix != NULL ? shell_prefix : "", qb, d->port, qc,
 	    extra_args != NULL ? extra_args : "");
 	free(qc);
 	free(qb);

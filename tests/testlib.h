@@ -78,6 +78,14 @@ struct tl_daemon;
  */
 struct tl_daemon *tl_daemon_start(const char *conninfo, const char *extra_args);
 
+/*
+ * tl_daemon_start(), with shell_prefix (may be NULL) run by the same shell
+ * just before it execs the daemon, e.g. "ulimit -n 64;" to start it under a
+ * low descriptor limit.
+ */
+struct tl_daemon *tl_daemon_start_with(const char *shell_prefix, const char *conninfo,
+    const char *extra_args);
+
 /* The TCP port the daemon listens on. */
 int tl_daemon_port(const struct tl_daemon *d);
 

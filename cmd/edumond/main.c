@@ -45,6 +45,8 @@ struct options {
 	long max_body;
 	long max_headers;
 	long timeout;
+	long max_conns;
+	long deadline;
 	long max_obs;
 	long drain;
 	long stmt_timeout_ms;
@@ -94,6 +96,10 @@ static const struct opt_def opt_defs[] = {
         1L << 20, "largest request header block, bytes"},
     {"timeout", "EDUMON_TIMEOUT", OPT_LONG, OFF(timeout), "30", 1, 3600,
         "client inactivity timeout, seconds"},
+    {"max-connections", "EDUMON_MAX_CONNECTIONS", OPT_LONG, OFF(max_conns), "1024", 1, 100000,
+        "HTTP connections open at once; at the cap, accepting waits for one to close"},
+    {"request-deadline", "EDUMON_REQUEST_DEADLINE", OPT_LONG, OFF(deadline), "30", 1, 3600,
+        "seconds to receive a whole request (headers and body), however it trickles"},
     {"max-observations", "EDUMON_MAX_OBSERVATIONS", OPT_LONG, OFF(max_obs), "10000", 1,
         1000000, "observations in one request"},
     {"drain", "EDUMON_DRAIN", OPT_LONG, OFF(drain), "30", 0, 3600,
@@ -411,6 +417,8 @@ main(int argc, char **argv)
 	scfg.max_body = (size_t)o.max_body;
 	scfg.max_headers = (size_t)o.max_headers;
 	scfg.timeout_s = (int)o.timeout;
+	scfg.max_connections = (size_t)o.max_conns;
+	scfg.deadline_s = (int)o.deadline;
 	scfg.max_observations = (size_t)o.max_obs;
 	scfg.max_json_depth = 32;
 	d.server = server_new(d.base, &scfg, d.writer, d.dir, d.stats);

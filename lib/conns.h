@@ -1,0 +1,63 @@
+/*
+ * conns.h: the incoming HTTP connections of edumond, kept within bounds.
+ * libevent 2.1's evhttp has no connection cap and no absolute deadline (its
+ * timeout is an inactivity timeout that every trickled byte resets); this
+ * module adds both, and owns the listener's enable/disable state:
+ *
+ *   - at most max connections are open; at the cap the listener is disabled
+ *     (new clients wait in the kernel's backlog) until one closes;
+ *   - a request must be read whole (headers and body) within deadline_s of
+ *     the connection's accept or of the end of the previous response on the
+ *     same connection, or the connection is shut down;
+ *   - a failed accept (most often: out of descriptors) pauses accepting for
+ *     a second instead of spinning.
+ *
+ * Single-threaded: everything runs on the loop.
+ */
+#ifndef EDUMON_CONNS_H
+#define EDUMON_CONNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+struct evhttp;
+struct evhttp_request;
+struct evconnlistener;
+struct conns;
+
+struct conns_config {
+	size_t max;      /* open connections at most (>= 1) */
+	int deadline_s;  /* seconds to read a whole request (>= 1) */
+};
+
+/*
+ * Track the connections of http (installs evhttp's bufferevent hook). Returns
+ * an owned object; aborts if libevent cannot allocate.
+ */
+struct conns *conns_new(struct event_base *base, struct evhttp *http,
+    const struct conns_config *cfg);
+
+/*
+ * The listener of http, or NULL once it is gone (server_stop_accepting).
+ * Installs the accept-error callback on it.
+ */
+void conns_set_listener(struct conns *cs, struct evconnlistener *l);
+
+/*
+ * A request has been read whole and handed to a route: its deadline stops
+ * until the reply is sent; then the next request's deadline starts.
+ */
+void conns_request_read(struct conns *cs, struct evhttp_request *req);
+
+/* Connections open now. */
+size_t conns_open(const struct conns *cs);
+/* Connections shut down because a request missed its deadline. */
+unsigned long conns_deadline_closed(const struct conns *cs);
+/* Times the cap was reached and accepting stopped. */
+unsigned long conns_cap_reached(const struct conns *cs);
+
+/* Free cs. Call after evhttp_free(): no connection may outlive it. */
+void conns_free(struct conns *cs);
+
+#endif
