@@ -26,6 +26,7 @@
 #include "pgc.h"
 #include "receipt.h"
 #include "rulesd.h"
+#include "stats.h"
 #include "util.h"
 #include "writer.h"
 
@@ -131,6 +132,7 @@ struct subref {
 
 /* A batch of committed requests waiting for its alerts. */
 struct held {
+	struct alerter *a;
 	struct write_commit *c; /* NULL once answered */
 	struct event *deadline;
 	size_t first;           /* index of its first request in the job's subs */
@@ -177,6 +179,9 @@ struct alerter {
 	bool built;      /* the engine is built and its start-up changes stored */
 	bool rebuild;    /* the rule set changed: rebuild between two jobs */
 	bool closing;
+	int64_t store_started;
+	unsigned long long changes, stores, store_failures, early_answers;
+	double store_seconds;
 };
 
 static void pump(struct alerter *a);
@@ -219,6 +224,7 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_warn("alerter: %zu committed requests answered before their alerts were evaluated",
 	    h->c != NULL ? h->c->nreqs : 0);
+	h->a->early_answers++;
 	held_answer(h, NULL);
 }
 
@@ -300,6 +306,7 @@ observe(struct write_commit *c, void *arg)
 	for (size_t i = 0; i < c->nreqs; i++)
 		n += c->reqs[i]->payload->nobs;
 	j->kind = JOB_COMMIT;
+	h->a = a;
 	h->c = c;
 	j->held = xcalloc(1, sizeof *j->held);
 	j->held[j->nheld++] = h;
@@ -546,6 +553,7 @@ store(struct alerter *a)
 		st[ns++] = (struct pgc_stmt){"store_clock", NULL, 1, v3};
 
 	a->busy = true;
+	a->store_started = now_usec();
 	if (pgc_submit(a->pgc, st, ns, store_done_cb, a) != 0) {
 		a->busy = false;
 		log_warn("alerter: cannot store %zu alert changes now: connection down",
@@ -572,9 +580,13 @@ store_done_cb(const struct pgc_outcome *out, void *arg)
 	a->busy = false;
 	if (!out->ok) {
 		log_error("alerter: storing %zu alert changes failed: %s", o->nevents, out->error);
+		a->store_failures++;
 		job_finish(a, false);
 		return;
 	}
+	a->stores++;
+	a->changes += o->nevents;
+	a->store_seconds += (double)(now_usec() - a->store_started) / 1e6;
 	if (o->nevents > 0) {
 		PGresult *res = out->results[0];
 
@@ -1131,4 +1143,25 @@ bool
 alerter_ready(const struct alerter *a)
 {
 	return a->built && pgc_ready(a->pgc);
+}
+
+void
+alerter_gauges(const struct alerter *a, struct stats_gauges *g)
+{
+	struct engine_counts c = {0};
+	size_t queued_jobs = 0;
+
+	if (a->eng != NULL)
+		engine_counts(a->eng, &c);
+	for (const struct ajob *j = a->head; j != NULL; j = j->next)
+		queued_jobs++;
+	g->alerts_ready = alerter_ready(a);
+	g->alerts_firing = c.firing;
+	g->alert_jobs_queued = queued_jobs;
+	g->engine_figures = c.items;
+	g->alert_changes = a->changes;
+	g->alert_stores = a->stores;
+	g->alert_store_failures = a->store_failures;
+	g->alert_early_answers = a->early_answers;
+	g->alert_store_seconds = a->store_seconds;
 }

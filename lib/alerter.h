@@ -50,4 +50,8 @@ void alerter_free(struct alerter *a);
 /* True once the engine is built and the connection is up. */
 bool alerter_ready(const struct alerter *a);
 
+struct stats_gauges;
+/* Fill the alert fields of g (for /metrics). */
+void alerter_gauges(const struct alerter *a, struct stats_gauges *g);
+
 #endif

@@ -180,6 +180,8 @@ handle_metrics(struct server *s, struct evhttp_request *req, const char *route)
 		g.rules_mirrored = rulesd_mirrored(s->rules);
 		g.rule_reload_failures = rulesd_reload_failures(s->rules);
 	}
+	if (s->alerter != NULL)
+		alerter_gauges(s->alerter, &g);
 	buf_init(&b);
 	stats_render(s->stats, &g, &b);
 	reply(s, req, route, now_usec(), 200, "text/plain; version=0.0.4; charset=utf-8", b.data,

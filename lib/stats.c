@@ -198,4 +198,38 @@ stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *ou
 	    g->queue_depth, g->pending, g->db_up, g->inflight, g->connections,
 	    g->connections_max, g->connection_cap_reached, g->deadline_closed, g->rules, g->rules_mirrored,
 	    g->rule_reload_failures);
+	buf_printf(out,
+	    "# HELP edumon_alerts_ready Whether the rules engine is built and evaluating.\n"
+	    "# TYPE edumon_alerts_ready gauge\n"
+	    "edumon_alerts_ready %d\n"
+	    "# HELP edumon_alerts_firing Alerts firing, as the engine holds them.\n"
+	    "# TYPE edumon_alerts_firing gauge\n"
+	    "edumon_alerts_firing %zu\n"
+	    "# HELP edumon_alert_jobs_queued Commits and clock runs waiting for evaluation.\n"
+	    "# TYPE edumon_alert_jobs_queued gauge\n"
+	    "edumon_alert_jobs_queued %zu\n"
+	    "# HELP edumon_engine_figures Unit figures the rules engine holds in memory.\n"
+	    "# TYPE edumon_engine_figures gauge\n"
+	    "edumon_engine_figures %zu\n"
+	    "# HELP edumon_alert_changes_total Alert changes (fired, escalated, deescalated,"
+	    " resolved) stored.\n"
+	    "# TYPE edumon_alert_changes_total counter\n"
+	    "edumon_alert_changes_total %llu\n"
+	    "# HELP edumon_alert_stores_total Evaluation transactions committed.\n"
+	    "# TYPE edumon_alert_stores_total counter\n"
+	    "edumon_alert_stores_total %llu\n"
+	    "# HELP edumon_alert_store_seconds_total Time spent in evaluation transactions.\n"
+	    "# TYPE edumon_alert_store_seconds_total counter\n"
+	    "edumon_alert_store_seconds_total %.6f\n"
+	    "# HELP edumon_alert_store_failures_total Evaluation transactions that failed (the"
+	    " engine is rebuilt).\n"
+	    "# TYPE edumon_alert_store_failures_total counter\n"
+	    "edumon_alert_store_failures_total %llu\n"
+	    "# HELP edumon_alert_early_answers_total Receipts sent before their alerts were"
+	    " evaluated (--alert-wait).\n"
+	    "# TYPE edumon_alert_early_answers_total counter\n"
+	    "edumon_alert_early_answers_total %llu\n",
+	    g->alerts_ready, g->alerts_firing, g->alert_jobs_queued, g->engine_figures,
+	    g->alert_changes, g->alert_stores, g->alert_store_seconds, g->alert_store_failures,
+	    g->alert_early_answers);
 }

@@ -34,6 +34,16 @@ struct stats_gauges {
 	size_t rules;
 	int rules_mirrored;
 	unsigned long rule_reload_failures;
+	/* The rules engine (lib/alerter.h); all zero when alerts are off. */
+	int alerts_ready;
+	size_t alerts_firing;
+	size_t alert_jobs_queued;
+	size_t engine_figures;            /* unit figures held in memory */
+	unsigned long long alert_changes; /* alert events stored */
+	unsigned long long alert_stores;  /* evaluation transactions committed */
+	unsigned long long alert_store_failures;
+	unsigned long long alert_early_answers; /* receipts sent with "alerts": null */
+	double alert_store_seconds;
 };
 
 /* Append the exposition text to out. */

@@ -190,6 +190,15 @@ Test(alerts, school_threshold_lifecycle)
 	    " WHERE alert_id = %ld AND submission_id IS NOT NULL", id);
 	cr_expect_str_eq(tl_query_value(E.pg, sql),
 	    "fired:warning,escalated:critical,resolved:critical,fired:warning");
+	{
+		struct tl_resp m;
+
+		cr_assert_eq(tl_http(E.port, "GET", "/metrics", NULL, NULL, 0, &m), 0);
+		cr_expect(strstr(m.body, "\nedumon_alerts_ready 1\n") != NULL, "%s", m.body);
+		cr_expect(strstr(m.body, "\nedumon_alert_changes_total 0\n") == NULL &&
+		    strstr(m.body, "\nedumon_alert_changes_total ") != NULL, "changes counted");
+		tl_resp_free(&m);
+	}
 	snprintf(sql, sizeof sql,
 	    "SELECT message FROM edumon.v_alert WHERE id = %ld AND rule_title = '出现大班额'", id);
 	cr_expect_str_eq(tl_query_value(E.pg, sql),
