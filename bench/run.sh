@@ -24,7 +24,7 @@
 #   --connections N   [BENCH_CONNECTIONS]   64
 #   --duration S      [BENCH_DURATION]      20
 #   --warmup S        [BENCH_WARMUP]        3
-#   --schools N       [BENCH_SCHOOLS]       2000 (at most 9999)
+#   --schools N       [BENCH_SCHOOLS]       2000 (at most 999999)
 #   --observations N  [BENCH_OBSERVATIONS]  20
 #   --writers N       [BENCH_WRITERS]       edumond --writer-connections (its default)
 #   --batch N         [BENCH_BATCH]         edumond --batch-observations (its default)
@@ -83,8 +83,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-if [ "$nschools" -lt 1 ] || [ "$nschools" -gt 9999 ]; then
-	die "--schools must be 1..9999"
+if [ "$nschools" -lt 1 ] || [ "$nschools" -gt 999999 ]; then
+	die "--schools must be 1..999999"
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -165,7 +165,7 @@ awk -v n="$nschools" 'BEGIN {
 	print "3207,Lianyungang,city,32,,true,true"
 	print "320703,Lianyun District,district,3207,,true,true"
 	for (i = 1; i <= n; i++)
-		printf "320703%04d,Bench School %d,school,320703,primary|junior,%s,true\n", i, i,
+		printf "320703%06d,Bench School %d,school,320703,primary|junior,%s,true\n", i, i,
 		    (i % 3 ? "true" : "false")
 }' >"$schools"
 
