@@ -351,6 +351,7 @@ main(int argc, char **argv)
 		free(cause);
 		goto out;
 	}
+	scfg.conninfo = o.database;
 	scfg.host = host;
 	scfg.port = port;
 	scfg.max_body = (size_t)o.max_body;
