@@ -830,7 +830,7 @@ job_done_cb(const struct pgc_outcome *out, void *arg)
 	struct buf b;
 
 	if (!out->ok) {
-		if (out->sqlstate == NULL || strcmp(out->sqlstate, "57014") == 0) {
+		if (out->sqlstate == NULL || pgc_sqlstate_transient(out->sqlstate)) {
 			log_warn("alerts-api: %s", out->error);
 			answer_error(j, 503, "database_unavailable",
 			    "the database did not answer; retry later");
