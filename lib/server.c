@@ -159,7 +159,8 @@ handle_readyz(struct server *s, struct evhttp_request *req, const char *route)
 	struct snapshot *snap = directory_acquire(s->dir);
 	int version = snap != NULL ? snap->schema_version : 0;
 	int want = migrations_latest();
-	bool db = writer_ready(s->writer) && directory_connected(s->dir);
+	bool db = writer_ready(s->writer) && directory_connected(s->dir) &&
+	    alertapi_ready(s->alerts);
 	bool ok = db && snap != NULL && version == want;
 	const struct ruleset *rs = s->rules != NULL ? rulesd_current(s->rules) : NULL;
 	char *body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"schema_version\":%d,"
