@@ -435,6 +435,14 @@ pgc_free(struct pgc *c)
 }
 
 bool
+pgc_sqlstate_transient(const char *st)
+{
+	return strncmp(st, "08", 2) == 0 || strncmp(st, "40", 2) == 0 ||
+	    strncmp(st, "53", 2) == 0 || strncmp(st, "57", 2) == 0 ||
+	    strncmp(st, "58", 2) == 0 || strcmp(st, "25006") == 0 || strcmp(st, "55P03") == 0;
+}
+
+bool
 pgc_ready(const struct pgc *c)
 {
 	return c->state == PGC_READY && c->fail_reason == NULL;

@@ -70,6 +70,14 @@ struct pgc_config {
 	void *arg;
 };
 
+/*
+ * Is a server error (SQLSTATE) worth answering 503, try again, rather than
+ * 500: connection trouble, serialization failures and deadlocks, lack of
+ * resources, operator intervention (shutdown, statement timeout), system
+ * errors, a read-only transaction (a standby) or a lock not available.
+ */
+bool pgc_sqlstate_transient(const char *sqlstate);
+
 /* A connection that starts connecting at once. The config's strings and
  * arrays must outlive the connection. */
 struct pgc *pgc_new(struct event_base *base, const struct pgc_config *cfg);

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "alertapi.h"
 #include "charset.h"
 #include "conns.h"
 #include "directory.h"
@@ -35,6 +36,7 @@ struct server {
 	struct directory *dir;
 	struct rulesd *rules;
 	struct alerter *alerter;
+	struct alertapi *alerts;
 	struct stats *stats;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
@@ -52,6 +54,14 @@ struct rctx {
 	struct snapshot *snap;
 };
 
+/* One alerts request waiting for the database. */
+struct actx {
+	struct server *s;
+	struct evhttp_request *req;
+	const char *route;
+	int64_t start;
+};
+
 typedef void (*handler_fn)(struct server *s, struct evhttp_request *req, const char *route);
 
 struct route {
@@ -65,12 +75,22 @@ static void handle_healthz(struct server *, struct evhttp_request *, const char 
 static void handle_readyz(struct server *, struct evhttp_request *, const char *);
 static void handle_metrics(struct server *, struct evhttp_request *, const char *);
 static void handle_submit(struct server *, struct evhttp_request *, const char *);
+static void handle_alerts(struct server *, struct evhttp_request *, const char *);
+static void handle_alert(struct server *, struct evhttp_request *, const char *);
+static void handle_alert_ack(struct server *, struct evhttp_request *, const char *);
+
+/* Paths with a parameter: "{id}" stands for one non-empty path segment. */
+#define ALERT_PATH "/v1/alerts/{id}"
+#define ALERT_ACK_PATH "/v1/alerts/{id}/ack"
 
 static const struct route routes[] = {
     {EVHTTP_REQ_GET, "/healthz", "healthz", handle_healthz},
     {EVHTTP_REQ_GET, "/readyz", "readyz", handle_readyz},
     {EVHTTP_REQ_GET, "/metrics", "metrics", handle_metrics},
     {EVHTTP_REQ_POST, "/v1/submissions", "submissions", handle_submit},
+    {EVHTTP_REQ_GET, "/v1/alerts", "alerts", handle_alerts},
+    {EVHTTP_REQ_GET, ALERT_PATH, "alert", handle_alert},
+    {EVHTTP_REQ_POST, ALERT_ACK_PATH, "alert_ack", handle_alert_ack},
 };
 
 static const char *
@@ -142,7 +162,8 @@ handle_readyz(struct server *s, struct evhttp_request *req, const char *route)
 	struct snapshot *snap = directory_acquire(s->dir);
 	int version = snap != NULL ? snap->schema_version : 0;
 	int want = migrations_latest();
-	bool db = writer_ready(s->writer) && directory_connected(s->dir);
+	bool db = writer_ready(s->writer) && directory_connected(s->dir) &&
+	    alertapi_ready(s->alerts);
 	bool ok = db && snap != NULL && version == want;
 	const struct ruleset *rs = s->rules != NULL ? rulesd_current(s->rules) : NULL;
 	char *body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"durable\":%s,"
@@ -209,6 +230,45 @@ media_is(const char *ct, const char *want)
 	return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/*
+ * Resolve the bearer token of req. Returns the current snapshot (a
+ * reference the caller releases) and fills *who; or NULL once it has
+ * answered 503 (no registry loaded yet) or 401 (no, malformed, unknown or
+ * revoked token).
+ */
+static struct snapshot *
+authenticate(struct server *s, struct evhttp_request *req, const char *route, int64_t start,
+    struct principal *who)
+{
+	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	struct snapshot *snap = directory_acquire(s->dir);
+
+	if (snap == NULL) {
+		evhttp_add_header(out, "Retry-After", "2");
+		reply_error(s, req, route, start, 503, "database_unavailable",
+		    "edumond has not yet loaded its registry from the database; retry later");
+		return NULL;
+	}
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+		evhttp_add_header(out, "WWW-Authenticate", "Bearer realm=\"edumon\"");
+		reply_error(s, req, route, start, 401, "unauthorized",
+		    "an Authorization: Bearer <token> header is required");
+		snapshot_release(snap);
+		return NULL;
+	}
+	if (snapshot_authenticate(snap, auth + 7, strlen(auth + 7), who) < 0) {
+		evhttp_add_header(out, "WWW-Authenticate",
+		    "Bearer realm=\"edumon\", error=\"invalid_token\"");
+		reply_error(s, req, route, start, 401, "unauthorized",
+		    "the token is malformed, unknown or revoked");
+		snapshot_release(snap);
+		return NULL;
+	}
+	directory_note_use(s->dir, who->token_id);
+	return snap;
+}
+
 static void
 submit_done_cb(struct write_req *wr, const struct write_result *res, void *arg)
 {
@@ -251,10 +311,9 @@ handle_submit(struct server *s, struct evhttp_request *req, const char *route)
 	int64_t start = now_usec();
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
-	const char *auth = evhttp_find_header(in, "Authorization");
 	const char *ct = evhttp_find_header(in, "Content-Type");
 	const char *key = evhttp_find_header(in, "Idempotency-Key");
-	struct snapshot *snap = directory_acquire(s->dir);
+	struct snapshot *snap;
 	struct principal who;
 	struct payload_ctx pctx;
 	struct payload_result pres;
@@ -267,27 +326,8 @@ handle_submit(struct server *s, struct evhttp_request *req, const char *route)
 	bool csv;
 	int retry_after;
 
-	if (snap == NULL) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "2");
-		reply_error(s, req, route, start, 503, "database_unavailable",
-		    "edumond has not yet loaded its registry from the database; retry later");
+	if ((snap = authenticate(s, req, route, start, &who)) == NULL)
 		return;
-	}
-	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-		    "Bearer realm=\"edumon\"");
-		reply_error(s, req, route, start, 401, "unauthorized",
-		    "an Authorization: Bearer <token> header is required");
-		goto out;
-	}
-	if (snapshot_authenticate(snap, auth + 7, strlen(auth + 7), &who) < 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-		    "Bearer realm=\"edumon\", error=\"invalid_token\"");
-		reply_error(s, req, route, start, 401, "unauthorized",
-		    "the token is malformed, unknown or revoked");
-		goto out;
-	}
-	directory_note_use(s->dir, who.token_id);
 	if (who.role == ROLE_MONITOR) {
 		reply_error(s, req, route, start, 403, "forbidden",
 		    "a monitor token cannot submit figures");
@@ -427,15 +467,214 @@ framing_ok(struct evhttp_request *req)
 	return lengths <= 1 && !(lengths == 1 && encodings > 0);
 }
 
+/*
+ * Whether path matches pattern, where "{id}" in pattern stands for one
+ * non-empty segment; that segment is copied into param (when not NULL;
+ * truncated to plen - 1 bytes, and a longer one does not match).
+ */
+static bool
+path_match(const char *pattern, const char *path, char *param, size_t plen)
+{
+	const char *brace = strstr(pattern, "{id}");
+	size_t pre, seg;
+
+	if (brace == NULL)
+		return strcmp(pattern, path) == 0;
+	pre = (size_t)(brace - pattern);
+	if (strncmp(pattern, path, pre) != 0)
+		return false;
+	seg = strcspn(path + pre, "/");
+	if (seg == 0 || seg >= 32 || strcmp(brace + 4, path + pre + seg) != 0)
+		return false;
+	if (param != NULL) {
+		if (seg >= plen)
+			return false;
+		memcpy(param, path + pre, seg);
+		param[seg] = '\0';
+	}
+	return true;
+}
+
+/* The path of req, without the query. */
+static const char *
+request_path(struct evhttp_request *req)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
+	const char *uri = evhttp_request_get_uri(req);
+
+	return path != NULL ? path : uri != NULL ? uri : "";
+}
+
+static void
+alerts_done_cb(const struct alertapi_reply *r, void *arg)
+{
+	struct actx *ac = arg;
+
+	if (r->status == 503) {
+		char ra[16];
+
+		snprintf(ra, sizeof ra, "%d", r->retry_after > 0 ? r->retry_after : 1);
+		evhttp_add_header(evhttp_request_get_output_headers(ac->req), "Retry-After", ra);
+	}
+	reply_json(ac->s, ac->req, ac->route, ac->start, r->status, r->body);
+	ac->s->inflight--;
+	free(ac);
+}
+
+/*
+ * Authenticate for the alert endpoints: monitor and admin tokens only.
+ * NULL once answered (503, 401, 403); otherwise as authenticate().
+ */
+static struct snapshot *
+alerts_authenticate(struct server *s, struct evhttp_request *req, const char *route,
+    int64_t start, struct principal *who)
+{
+	struct snapshot *snap = authenticate(s, req, route, start, who);
+
+	if (snap != NULL && who->role != ROLE_MONITOR && who->role != ROLE_ADMIN) {
+		reply_error(s, req, route, start, 403, "forbidden",
+		    "only monitor and admin tokens may read or acknowledge alerts");
+		snapshot_release(snap);
+		return NULL;
+	}
+	return snap;
+}
+
+/*
+ * rc is what the alertapi call that took ac returned: on 0 the module
+ * answers later through alerts_done_cb; on -1 (no connection) answer 503 now.
+ */
+static void
+alerts_sent(struct server *s, struct actx *ac, int rc)
+{
+	if (rc == 0) {
+		s->inflight++;
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(ac->req), "Retry-After", "2");
+	reply_error(s, ac->req, ac->route, ac->start, 503, "database_unavailable",
+	    "the database is unavailable; retry later");
+	free(ac);
+}
+
+static struct actx *
+actx_new(struct server *s, struct evhttp_request *req, const char *route, int64_t start)
+{
+	struct actx *ac = xcalloc(1, sizeof *ac);
+
+	ac->s = s;
+	ac->req = req;
+	ac->route = route;
+	ac->start = start;
+	return ac;
+}
+
+static void
+handle_alerts(struct server *s, struct evhttp_request *req, const char *route)
+{
+	int64_t start = now_usec();
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	struct principal who;
+	struct alert_query q;
+	struct alert_reach reach;
+	struct snapshot *snap;
+	struct actx *ac;
+	char *cause = NULL;
+
+	if ((snap = alerts_authenticate(s, req, route, start, &who)) == NULL)
+		return;
+	reach = (struct alert_reach){snap->registry, snap->catalog, &who};
+	if (alert_query_parse(u != NULL ? evhttp_uri_get_query(u) : NULL, &reach, &q, &cause) < 0) {
+		reply_error(s, req, route, start, 400, "bad_parameter", cause);
+		free(cause);
+	} else {
+		ac = actx_new(s, req, route, start);
+		alerts_sent(s, ac, alertapi_list(s->alerts, &q, alerts_done_cb, ac));
+	}
+	snapshot_release(snap);
+}
+
+/* The alert id of a path matching pattern; -1 (answered 404) if it is not one. */
+static int
+alert_path_id(struct server *s, struct evhttp_request *req, const char *route, int64_t start,
+    const char *pattern, int64_t *id)
+{
+	char param[32];
+
+	if (!path_match(pattern, request_path(req), param, sizeof param) ||
+	    alert_id_parse(param, id) < 0) {
+		reply_error(s, req, route, start, 404, "not_found", "no such alert");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+handle_alert(struct server *s, struct evhttp_request *req, const char *route)
+{
+	int64_t start = now_usec(), id;
+	struct principal who;
+	struct snapshot *snap;
+	struct actx *ac;
+
+	if ((snap = alerts_authenticate(s, req, route, start, &who)) == NULL)
+		return;
+	snapshot_release(snap);
+	if (alert_path_id(s, req, route, start, ALERT_PATH, &id) < 0)
+		return;
+	ac = actx_new(s, req, route, start);
+	alerts_sent(s, ac, alertapi_get(s->alerts, id, who.unit_id, alerts_done_cb, ac));
+}
+
+static void
+handle_alert_ack(struct server *s, struct evhttp_request *req, const char *route)
+{
+	int64_t start = now_usec(), id;
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+	size_t len = evbuffer_get_length(body), offset;
+	struct principal who;
+	struct alert_ack ack;
+	struct snapshot *snap;
+	struct actx *ac;
+	const char *code;
+	const char *text;
+	char *cause = NULL;
+
+	if ((snap = alerts_authenticate(s, req, route, start, &who)) == NULL)
+		return;
+	snapshot_release(snap);
+	if (alert_path_id(s, req, route, start, ALERT_ACK_PATH, &id) < 0)
+		return;
+	if (len > 0 && (ct == NULL || !media_is(ct, "application/json"))) {
+		reply_error(s, req, route, start, 415, "unsupported_media_type",
+		    "send the acknowledgement as Content-Type: application/json (or no body)");
+		return;
+	}
+	text = len > 0 ? (const char *)evbuffer_pullup(body, (ev_ssize_t)len) : "";
+	if (alert_ack_parse(text, len, &ack, &code, &offset, &cause) < 0) {
+		char *msg = strcmp(code, "malformed_body") == 0
+		    ? xasprintf("malformed JSON at byte %zu: %s", offset, cause)
+		    : xstrdup(cause);
+
+		reply_error(s, req, route, start, 400, code, msg);
+		free(msg);
+		free(cause);
+		return;
+	}
+	ac = actx_new(s, req, route, start);
+	alerts_sent(s, ac, alertapi_ack(s->alerts, id, &who, &ack, alerts_done_cb, ac));
+	alert_ack_clear(&ack);
+}
+
 /* Every request enters here; dispatch by the route table. */
 static void
 gen_cb(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
-	const char *uri = evhttp_request_get_uri(req);
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
-	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
-	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
+	const char *path = request_path(req);
 	bool path_known = false;
 
 	conns_request_read(s->conns, req);
@@ -445,10 +684,8 @@ gen_cb(struct evhttp_request *req, void *arg)
 		    "send one Content-Length, or Transfer-Encoding: chunked alone");
 		return;
 	}
-	if (path == NULL)
-		path = uri != NULL ? uri : "";
 	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
-		if (strcmp(routes[i].path, path) != 0)
+		if (!path_match(routes[i].path, path, NULL, 0))
 			continue;
 		path_known = true;
 		if (routes[i].method == method) {
@@ -461,7 +698,7 @@ gen_cb(struct evhttp_request *req, void *arg)
 
 		buf_init(&allow);
 		for (size_t i = 0; i < ARRAY_LEN(routes); i++)
-			if (strcmp(routes[i].path, path) == 0)
+			if (path_match(routes[i].path, path, NULL, 0))
 				buf_puts(&allow, routes[i].method == EVHTTP_REQ_GET ? "GET" : "POST");
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow.data);
 		buf_free(&allow);
@@ -483,6 +720,7 @@ server_new(struct event_base *base, const struct server_config *cfg, struct writ
 	s->writer = w;
 	s->dir = d;
 	s->stats = st;
+	s->alerts = alertapi_new(base, cfg->conninfo);
 	s->http = evhttp_new(base);
 	if (s->http == NULL)
 		abort();
@@ -562,6 +800,8 @@ server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
+	/* Answers what is still waiting for the database while evhttp is alive. */
+	alertapi_free(s->alerts);
 	conns_set_listener(s->conns, NULL);
 	evhttp_free(s->http); /* closes every connection: conns sees them go */
 	conns_free(s->conns);

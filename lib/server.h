@@ -3,7 +3,10 @@
  * authentication, and the hand-off of validated submissions to the writer.
  *
  * Each request is answered exactly once. Handlers that can answer at once do
- * so; a submission is answered from the writer's callback after COMMIT.
+ * so; a submission is answered from the writer's callback after COMMIT, an
+ * alerts request from the alerts API's callback (lib/alertapi.h). A client
+ * that goes away meanwhile is safe: evhttp keeps the request until that one
+ * reply, which it then discards.
  */
 #ifndef EDUMON_SERVER_H
 #define EDUMON_SERVER_H
@@ -17,6 +20,7 @@ struct directory;
 struct stats;
 
 struct server_config {
+	const char *conninfo;      /* database of the alerts API's connection */
 	const char *host;
 	int port;
 	size_t max_body;           /* bytes */
@@ -44,7 +48,7 @@ int server_listen(struct server *s, char **cause);
 int server_port(const struct server *s);
 /* Stop accepting new connections (SIGTERM); open ones are still served. */
 void server_stop_accepting(struct server *s);
-/* Requests received and not yet answered. */
+/* Requests received and not yet answered (submissions, alert queries). */
 size_t server_inflight(const struct server *s);
 void server_free(struct server *s);
 

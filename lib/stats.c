@@ -169,7 +169,7 @@ stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *ou
 	    "# HELP edumon_db_up Whether a writer connection to PostgreSQL is up.\n"
 	    "# TYPE edumon_db_up gauge\n"
 	    "edumon_db_up %d\n"
-	    "# HELP edumon_http_inflight Submissions received and not yet answered.\n"
+	    "# HELP edumon_http_inflight Submissions and alert requests received and not yet answered.\n"
 	    "# TYPE edumon_http_inflight gauge\n"
 	    "edumon_http_inflight %zu\n"
 	    "# HELP edumon_http_connections HTTP connections open.\n"

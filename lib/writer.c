@@ -691,15 +691,6 @@ writer_commit_done(struct write_commit *c)
 	free(c);
 }
 
-/* Is a server error worth answering 503 (try again) rather than 500? */
-static bool
-sqlstate_transient(const char *st)
-{
-	return strncmp(st, "08", 2) == 0 || strncmp(st, "40", 2) == 0 ||
-	    strncmp(st, "53", 2) == 0 || strncmp(st, "57", 2) == 0 ||
-	    strncmp(st, "58", 2) == 0 || strcmp(st, "25006") == 0 || strcmp(st, "55P03") == 0;
-}
-
 static void
 batch_failed(struct writer *w, struct batch *bt, const struct pgc_outcome *out)
 {
@@ -721,7 +712,7 @@ batch_failed(struct writer *w, struct batch *bt, const struct pgc_outcome *out)
 		requeue_front(w, bt->reqs, bt->nreqs);
 		return;
 	}
-	if (bt->nreqs > 1 && !sqlstate_transient(out->sqlstate)) {
+	if (bt->nreqs > 1 && !pgc_sqlstate_transient(out->sqlstate)) {
 		/* One request spoiled the batch: isolate them so only it fails. */
 		log_warn("writer: transaction of %zu requests failed (%s: %s); retrying one by one",
 		    bt->nreqs, out->sqlstate, out->error);
@@ -733,7 +724,7 @@ batch_failed(struct writer *w, struct batch *bt, const struct pgc_outcome *out)
 	log_error("writer: transaction of %zu requests failed: %s: %s", bt->nreqs,
 	    out->sqlstate, out->error);
 	for (size_t i = 0; i < bt->nreqs; i++) {
-		if (sqlstate_transient(out->sqlstate))
+		if (pgc_sqlstate_transient(out->sqlstate))
 			finish_error(w, bt->reqs[i], 503, "database_unavailable",
 			    "the database refused the write for now; nothing was stored: retry later");
 		else

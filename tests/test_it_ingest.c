@@ -27,23 +27,6 @@ struct env {
 
 static struct env E;
 
-/* Poll /readyz until the daemon has loaded the registry. */
-static void
-wait_ready(int port)
-{
-	for (int i = 0; i < 100; i++) {
-		struct tl_resp r;
-
-		if (tl_http(port, "GET", "/readyz", NULL, NULL, 0, &r) == 0 && r.status == 200) {
-			tl_resp_free(&r);
-			return;
-		}
-		tl_resp_free(&r);
-		usleep(100000);
-	}
-	cr_assert_fail("edumond never became ready");
-}
-
 static void
 start_env(const char *extra)
 {
@@ -55,7 +38,7 @@ start_env(const char *extra)
 	E.monitor_token = tl_token(E.db, "--monitor 320703");
 	E.d = tl_daemon_start(E.db, extra);
 	E.port = tl_daemon_port(E.d);
-	wait_ready(E.port);
+	tl_wait_ready(E.port);
 }
 
 static void

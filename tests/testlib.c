@@ -596,6 +596,22 @@ tl_daemon_start_with(const char *shell_prefix, const char *conninfo, const char 
 	return NULL; /* not reached */
 }
 
+void
+tl_wait_ready(int port)
+{
+	for (int i = 0; i < 100; i++) {
+		struct tl_resp r;
+
+		if (tl_http(port, "GET", "/readyz", NULL, NULL, 0, &r) == 0 && r.status == 200) {
+			tl_resp_free(&r);
+			return;
+		}
+		tl_resp_free(&r);
+		sleep_ms(100);
+	}
+	cr_assert_fail("edumond on port %d never became ready (GET /readyz)", port);
+}
+
 int
 tl_daemon_port(const struct tl_daemon *d)
 {

@@ -85,6 +85,11 @@ struct tl_daemon *tl_daemon_start(const char *conninfo, const char *extra_args);
  */
 struct tl_daemon *tl_daemon_start_with(const char *shell_prefix, const char *conninfo,
     const char *extra_args);
+/*
+ * Poll GET /readyz on port every 100 ms until it answers 200 (the daemon has
+ * its database connections and registry); fails the test after 10 s.
+ */
+void tl_wait_ready(int port);
 
 /* The TCP port the daemon listens on. */
 int tl_daemon_port(const struct tl_daemon *d);

@@ -412,6 +412,7 @@ main(int argc, char **argv)
 		d.alerter = alerter_new(d.base, &acfg, d.dir, d.rules, d.writer);
 	else
 		log_warn("alerts are off (--alerts 0): rules are loaded but not evaluated");
+	scfg.conninfo = o.database;
 	scfg.host = host;
 	scfg.port = port;
 	scfg.max_body = (size_t)o.max_body;
