@@ -415,3 +415,69 @@ Test(alerts, running_aggregates_equal_sql_on_random_data)
 	    " AND f.reported = s.c AND abs(f.value - s.cv) < 1e-9 * s.cv"), 2,
 	    "both districts' coefficients of variation equal SQL's");
 }
+
+/* GET a path with a token; asserts the request went through. */
+static cJSON *
+get_json(const char *token, const char *method, const char *path, int want)
+{
+	char headers[512];
+	struct tl_resp r;
+	cJSON *j;
+
+	snprintf(headers, sizeof headers, "Authorization: Bearer %s\r\n", token);
+	cr_assert_eq(tl_http(E.port, method, path, headers, NULL, 0, &r), 0);
+	cr_assert_eq(r.status, want, "%s %s: %d %s", method, path, r.status, r.body);
+	j = cJSON_Parse(r.body);
+	cr_assert_not_null(j, "%s", r.body);
+	tl_resp_free(&r);
+	return j;
+}
+
+/* The whole loop: a submission raises an alert, the district's monitor
+ * finds it with GET /v1/alerts, acknowledges it, another district's monitor
+ * does not see it, and a new episode clears the acknowledgement. */
+Test(alerts, monitor_sees_and_acknowledges_a_raised_alert)
+{
+	char *monitor = tl_token(E.db, "--monitor 320703 --label 李老师");
+	char *other = tl_token(E.db, "--monitor 320706");
+	char path[512];
+	cJSON *r, *list, *one;
+	const cJSON *a;
+	long id;
+
+	r = post_csv(E.reporter, SCHOOL ",2026-2027-1,class_size_max,58,,\n");
+	id = expect_one_alert(r, "class_size.school", SCHOOL, "fired", "warning");
+	cJSON_Delete(r);
+
+	list = get_json(monitor, "GET", "/v1/alerts?rule=class_size.school&state=firing", 200);
+	a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(list, "alerts"), 0);
+	cr_assert_not_null(a, "the monitor lists the alert");
+	cr_expect_eq((long)cJSON_GetObjectItemCaseSensitive(a, "id")->valuedouble, id);
+	cr_expect_str_eq(jstr(a, "title"), "出现大班额");
+	cJSON_Delete(list);
+
+	list = get_json(other, "GET", "/v1/alerts?rule=class_size.school", 200);
+	cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "alerts")), 0,
+	    "another district's monitor sees nothing of it");
+	cJSON_Delete(list);
+
+	snprintf(path, sizeof path, "/v1/alerts/%ld/ack", id);
+	one = get_json(monitor, "POST", path, 200);
+	cr_expect(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(one, "acked")), "acknowledged");
+	cJSON_Delete(one);
+	snprintf(path, sizeof path, "SELECT acked_by FROM edumon.alert WHERE id = %ld", id);
+	expect_value(path, "李老师");
+
+	/* Resolve and fire again: a new episode, unacknowledged. */
+	cJSON_Delete(post_csv(E.reporter, SCHOOL ",2026-2027-1,class_size_max,50,,\n"));
+	r = post_csv(E.reporter, SCHOOL ",2026-2027-1,class_size_max,57,,\n");
+	cr_expect_eq(expect_one_alert(r, "class_size.school", SCHOOL, "fired", "warning"), id);
+	cJSON_Delete(r);
+	snprintf(path, sizeof path,
+	    "SELECT (acked_at IS NULL) || ' ' || (SELECT string_agg(kind, ',' ORDER BY id)"
+	    " FROM edumon.alert_event WHERE alert_id = %ld) FROM edumon.alert WHERE id = %ld",
+	    id, id);
+	expect_value(path, "true fired,acknowledged,resolved,fired");
+	free(monitor);
+	free(other);
+}
