@@ -674,7 +674,8 @@ static const char sql_get[] =
 
 static const char sql_events[] =
     "SELECT e.id, " TS("e.at") ", e.kind, e.severity, e.value, e.bound, e.submission_id,"
-    " e.note FROM edumon.alert_event e WHERE e.alert_id = $1::bigint ORDER BY e.id";
+    " e.note FROM edumon.alert_event e JOIN edumon.alert a ON a.unit_id = e.alert_unit_id"
+    " AND a.id = e.alert_id WHERE a.id = $1::bigint ORDER BY e.id";
 
 /*
  * Acknowledge once: only a row in scope and not yet acknowledged changes,
@@ -689,9 +690,10 @@ static const char sql_ack[] =
     " WHERE t.id = $3::int), ''), 'token ' || $3::int),"
     " ack_note = $5::text, updated_at = now()"
     " WHERE a.id = $1::bigint AND a.acked_at IS NULL AND " IN_SCOPE("$2::int")
-    " RETURNING a.id, a.severity, a.acked_by, a.ack_note)"
-    " INSERT INTO edumon.alert_event (alert_id, kind, severity, token_id, note)"
-    " SELECT id, 'acknowledged', severity, $3::int, acked_by || coalesce(': ' || ack_note, '')"
+    " RETURNING a.unit_id, a.id, a.severity, a.acked_by, a.ack_note)"
+    " INSERT INTO edumon.alert_event (alert_unit_id, alert_id, kind, severity, token_id, note)"
+    " SELECT unit_id, id, 'acknowledged', severity, $3::int,"
+    " acked_by || coalesce(': ' || ack_note, '')"
     " FROM done";
 
 static const struct pgc_prepared prepared[] = {

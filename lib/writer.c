@@ -113,7 +113,7 @@ static const char sql_replay_alerts[] =
     "SELECT a.id, a.rule_id, u.code, a.period, e.kind, e.severity"
     " FROM edumon.submission s"
     " JOIN edumon.alert_event e ON e.submission_unit_id = s.unit_id AND e.submission_id = s.id"
-    " JOIN edumon.alert a ON a.id = e.alert_id"
+    " JOIN edumon.alert a ON a.unit_id = e.alert_unit_id AND a.id = e.alert_id"
     " JOIN edumon.org_unit u ON u.id = a.unit_id"
     " WHERE s.unit_id = $1 AND s.idempotency_key = $2"
     " ORDER BY e.id";

@@ -11,8 +11,8 @@
 -- which the API writes), rule_figure and evaluation_clock.
 
 CREATE TABLE edumon.alert (
-    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    fingerprint    text NOT NULL UNIQUE CHECK (fingerprint ~ '^[0-9a-f]{64}$'),
+    id             bigint GENERATED ALWAYS AS IDENTITY,
+    fingerprint    text NOT NULL CHECK (fingerprint ~ '^[0-9a-f]{64}$'),
     rule_id        text NOT NULL CHECK (rule_id ~ '^[a-z0-9_.-]{1,64}$'),
     rule_sha256    text NOT NULL CHECK (rule_sha256 ~ '^[0-9a-f]{64}$'),
     unit_id        integer NOT NULL REFERENCES edumon.org_unit (id),
@@ -35,8 +35,14 @@ CREATE TABLE edumon.alert (
     acked_token_id integer REFERENCES edumon.api_token (id),
     acked_by       text,
     ack_note       text CHECK (length(ack_note) <= 2000),
-    CHECK ((state = 'resolved') = (resolved_at IS NOT NULL))
+    CHECK ((state = 'resolved') = (resolved_at IS NOT NULL)),
+    -- Keys carry the unit, as DESIGN.md section 10 asks of large tables (a
+    -- distributed alert table would be distributed by unit_id); the
+    -- fingerprint names the unit anyway, and ids are unique by themselves.
+    PRIMARY KEY (unit_id, id),
+    UNIQUE (unit_id, fingerprint)
 );
+CREATE INDEX alert_id_idx ON edumon.alert (id);
 CREATE INDEX alert_state_fired_idx ON edumon.alert (state, fired_at DESC, id DESC);
 CREATE INDEX alert_unit_idx ON edumon.alert (unit_id);
 CREATE INDEX alert_rule_idx ON edumon.alert (rule_id, period_start);
@@ -71,8 +77,9 @@ COMMENT ON COLUMN edumon.alert.acked_by IS 'Who acknowledged it (name given with
 COMMENT ON COLUMN edumon.alert.ack_note IS 'Note given with the acknowledgement.';
 
 CREATE TABLE edumon.alert_event (
-    id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    alert_id           bigint NOT NULL REFERENCES edumon.alert (id),
+    id                 bigint GENERATED ALWAYS AS IDENTITY,
+    alert_unit_id      integer NOT NULL,
+    alert_id           bigint NOT NULL,
     at                 timestamptz NOT NULL DEFAULT now(),
     kind               text NOT NULL CHECK (kind IN ('fired', 'escalated', 'deescalated',
                                                      'resolved', 'acknowledged')),
@@ -83,16 +90,19 @@ CREATE TABLE edumon.alert_event (
     submission_id      uuid,
     token_id           integer REFERENCES edumon.api_token (id),
     note               text,
-    FOREIGN KEY (submission_unit_id, submission_id)
-        REFERENCES edumon.submission (unit_id, id)
+    PRIMARY KEY (alert_unit_id, id),
+    FOREIGN KEY (alert_unit_id, alert_id) REFERENCES edumon.alert (unit_id, id)
+    -- No foreign key to submission: a district alert's event names a
+    -- school's submission, which a distributed layout would keep elsewhere.
 );
-CREATE INDEX alert_event_alert_idx ON edumon.alert_event (alert_id, id);
+CREATE INDEX alert_event_alert_idx ON edumon.alert_event (alert_unit_id, alert_id, id);
 CREATE INDEX alert_event_submission_idx ON edumon.alert_event (submission_id)
     WHERE submission_id IS NOT NULL;
 
 COMMENT ON TABLE edumon.alert_event IS
     'Every change of every alert, in order: fired, escalated, deescalated, resolved, acknowledged.';
 COMMENT ON COLUMN edumon.alert_event.id IS 'Event number, increasing.';
+COMMENT ON COLUMN edumon.alert_event.alert_unit_id IS 'The alert''s unit (edumon.alert.unit_id): with alert_id, the alert''s key.';
 COMMENT ON COLUMN edumon.alert_event.alert_id IS 'The alert (edumon.alert.id).';
 COMMENT ON COLUMN edumon.alert_event.at IS 'When the change was recorded.';
 COMMENT ON COLUMN edumon.alert_event.kind IS 'fired, escalated, deescalated, resolved or acknowledged.';
@@ -198,7 +208,7 @@ CREATE VIEW edumon.v_alert_event AS
 SELECT e.id, e.alert_id, a.rule_id, u.code AS unit_code, u.name AS unit_name, a.period,
        e.at, e.kind, e.severity, e.value, e.bound, e.submission_id, e.note
 FROM edumon.alert_event e
-JOIN edumon.alert a ON a.id = e.alert_id
+JOIN edumon.alert a ON a.unit_id = e.alert_unit_id AND a.id = e.alert_id
 JOIN edumon.org_unit u ON u.id = a.unit_id;
 
 COMMENT ON VIEW edumon.v_alert_event IS 'The history of every alert, oldest first by id.';

@@ -117,10 +117,12 @@ insert_fixture(void)
 	    E.id[3]);
 	exec_ok(sql);
 	snprintf(sql, sizeof sql,
-	    "INSERT INTO edumon.alert_event (alert_id, at, kind, severity, value, bound) VALUES"
-	    " (%ld, '2026-02-28T00:00:00Z', 'fired', 'info', 0.5, 0.98),"
-	    " (%ld, '2026-03-01T00:00:00Z', 'escalated', 'warning', 0.4, 0.98)",
-	    E.id[1], E.id[1]);
+	    "INSERT INTO edumon.alert_event (alert_unit_id, alert_id, at, kind, severity, value,"
+	    " bound) SELECT a.unit_id, a.id, v.at::timestamptz, v.kind, v.severity, v.value,"
+	    " v.bound FROM edumon.alert a, (VALUES ('2026-02-28T00:00:00Z', 'fired', 'info', 0.5, 0.98),"
+	    " ('2026-03-01T00:00:00Z', 'escalated', 'warning', 0.4, 0.98))"
+	    " AS v(at, kind, severity, value, bound) WHERE a.id = %ld",
+	    E.id[1]);
 	exec_ok(sql);
 }
 
