@@ -872,7 +872,8 @@ start_build(struct alerter *a)
 		snapshot_release(a->snap);
 	a->snap = s;
 	a->rules = rules;
-	a->eng = engine_new(rules, s->registry, s->catalog, a->cfg.cal);
+	a->eng = engine_new(rules, s->registry, s->catalog, NULL);
+	engine_set_calendars(a->eng, a->cfg.cals, a->cfg.ncals);
 	a->busy = true;
 	if (pgc_submit(a->pgc, st, 2, states_done_cb, a) != 0) {
 		a->busy = false;

@@ -28,6 +28,7 @@
 #define EDUMON_ALERTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct event_base;
 struct alerter;
@@ -38,7 +39,10 @@ struct writer;
 
 struct alerter_config {
 	const char *conninfo;
-	const struct calendar *cal; /* borrowed; NULL: Monday to Friday */
+	/* School calendars per city or district (borrowed); units under none
+	 * follow Monday to Friday. */
+	const struct calendar *const *cals;
+	size_t ncals;
 	int answer_timeout_ms;      /* default 2000 when <= 0 */
 };
 

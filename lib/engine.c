@@ -138,7 +138,10 @@ struct engine {
 	const struct ruleset *rules;
 	const struct registry *reg;
 	const struct catalog *cat;
-	const struct calendar *cal;
+	const struct calendar *cal;          /* units without a calendar of their own */
+	const struct calendar *const *cals;  /* per city or district */
+	size_t ncals;
+	struct u2map cal_ix;                 /* unit -> index in cals + 1 */
 	struct rinfo *ri;
 
 	struct slice *slices;
@@ -261,6 +264,47 @@ expected_of(const struct engine *e, size_t rule, int scope)
 	return v == SIZE_MAX ? 0 : (int64_t)v;
 }
 
+/*
+ * Which calendar each unit follows: that of its nearest ancestor (itself
+ * included) that has one, else the default. Computed when the registry or
+ * the calendars change.
+ */
+static void
+bind_calendars(struct engine *e)
+{
+	const struct unit *u;
+	size_t pos = 0;
+
+	u2_clear(&e->cal_ix);
+	if (e->ncals == 0)
+		return;
+	while ((u = registry_next(e->reg, &pos)) != NULL) {
+		const struct unit *a = u;
+
+		for (int step = 0; a != NULL && step < 16; step++) {
+			size_t c;
+
+			for (c = 0; c < e->ncals; c++)
+				if (strcmp(calendar_unit(e->cals[c]), a->code) == 0)
+					break;
+			if (c < e->ncals) {
+				u2_put(&e->cal_ix, (uint64_t)(uint32_t)u->id, 0, c + 1);
+				break;
+			}
+			a = a->parent_id != 0 ? registry_by_id(e->reg, a->parent_id) : NULL;
+		}
+	}
+}
+
+/* The calendar a unit follows (NULL: Monday to Friday). */
+static const struct calendar *
+cal_of(const struct engine *e, int unit_id)
+{
+	size_t c = u2_get(&e->cal_ix, (uint64_t)(uint32_t)unit_id, 0);
+
+	return c == SIZE_MAX ? e->cal : e->cals[c - 1];
+}
+
 static void
 bind_rules(struct engine *e)
 {
@@ -274,6 +318,7 @@ bind_rules(struct engine *e)
 		    ri->metric != NULL ? ri->metric->period_kind : PERIOD_YEAR;
 	}
 	compute_expected(e);
+	bind_calendars(e);
 }
 
 /* ---- slices and items ---- */
@@ -443,6 +488,7 @@ engine_free(struct engine *e)
 	u2_clear(&e->agg_ix);
 	u2_clear(&e->state_ix);
 	u2_clear(&e->expected);
+	u2_clear(&e->cal_ix);
 	free(e);
 }
 
@@ -573,12 +619,12 @@ prev_severity(struct engine *e, size_t rule, int unit_id, const struct period *p
 /* The period before p for "for" streaks: the previous school day for
  * daily metrics, else the previous period. false when there is none. */
 static bool
-previous_period(const struct engine *e, const struct period *p, struct period *out)
+previous_period(const struct engine *e, int unit_id, const struct period *p, struct period *out)
 {
 	if (p->kind == PERIOD_DAY) {
 		int32_t d;
 
-		if (calendar_prev_school_days(e->cal, p->start, 1, &d) != 1)
+		if (calendar_prev_school_days(cal_of(e, unit_id), p->start, 1, &d) != 1)
 			return false;
 		period_containing(PERIOD_DAY, d, out);
 		return true;
@@ -610,7 +656,7 @@ prior_breaches(const struct engine *e, size_t rule, int unit_id, const struct pe
 	struct period cur = *p, prev;
 	int n = 0;
 
-	while (n + 1 < r->for_periods && previous_period(e, &cur, &prev)) {
+	while (n + 1 < r->for_periods && previous_period(e, unit_id, &cur, &prev)) {
 		const struct item *it = figure(e, m->id, prev.start, unit_id);
 
 		if (it == NULL || rule_band_severity(r, it->value) == SEV_OK)
@@ -630,7 +676,7 @@ prior_breaches_agg(struct engine *e, const struct aggent *ag)
 	struct period cur = e->slices[ag->slice].p, prev;
 	int n = 0;
 
-	while (n + 1 < r->for_periods && previous_period(e, &cur, &prev)) {
+	while (n + 1 < r->for_periods && previous_period(e, ag->scope, &cur, &prev)) {
 		size_t s = slice_find(e, m->id, prev.start);
 		struct aggent *pa = s == SIZE_MAX ? NULL : agg_get(e, ag->rule, s, ag->scope, false);
 		double v;
@@ -718,7 +764,8 @@ judge_school(struct engine *e, size_t rule, int unit_id, const struct period *p,
 			rule_judge_yoy(r, it->value, last != NULL ? &last->value : NULL, &j);
 		} else {
 			size_t want = (size_t)r->baseline_days < 64 ? (size_t)r->baseline_days : 64;
-			size_t nd = calendar_prev_school_days(e->cal, p->start, want, days);
+			size_t nd = calendar_prev_school_days(cal_of(e, unit_id), p->start, want,
+			    days);
 
 			for (size_t k = 0; k < nd; k++) {
 				const struct item *h = figure(e, m->id, days[k], unit_id);
@@ -736,7 +783,7 @@ judge_school(struct engine *e, size_t rule, int unit_id, const struct period *p,
 		step(e, rule, unit_id, &q, &j, 0, tag, out);
 		return;
 	case RULE_MISSING:
-		rule_judge_missing(r, e->cal, p, today, it != NULL, &j);
+		rule_judge_missing(r, cal_of(e, unit_id), p, today, it != NULL, &j);
 		step(e, rule, unit_id, p, &j, 0, tag, out);
 		return;
 	case RULE_DISPERSION:
@@ -876,7 +923,8 @@ want(const struct engine *e, struct keyset *ks, int metric_id, const struct peri
 
 /* The slices judging rule r for period p needs. */
 static void
-want_rule(const struct engine *e, struct keyset *ks, size_t rule, const struct period *p)
+want_rule(const struct engine *e, struct keyset *ks, size_t rule, int unit_id,
+    const struct period *p)
 {
 	const struct rule *r = &e->rules->rules[rule];
 	const struct metric *m = e->ri[rule].metric;
@@ -887,7 +935,7 @@ want_rule(const struct engine *e, struct keyset *ks, size_t rule, const struct p
 	switch (r->kind) {
 	case RULE_THRESHOLD:
 		cur = *p;
-		for (int k = 1; k < r->for_periods && previous_period(e, &cur, &q); k++) {
+		for (int k = 1; k < r->for_periods && previous_period(e, unit_id, &cur, &q); k++) {
 			want(e, ks, m->id, &q);
 			cur = q;
 		}
@@ -897,7 +945,7 @@ want_rule(const struct engine *e, struct keyset *ks, size_t rule, const struct p
 			year_before(p, &q);
 			want(e, ks, m->id, &q);
 		} else {
-			size_t nd = calendar_prev_school_days(e->cal, p->start,
+			size_t nd = calendar_prev_school_days(cal_of(e, unit_id), p->start,
 			    (size_t)r->baseline_days < 64 ? (size_t)r->baseline_days : 64, days);
 
 			for (size_t k = 0; k < nd; k++) {
@@ -941,7 +989,7 @@ engine_wants(const struct engine *e, const struct engine_obs *obs, size_t n,
 	for (size_t i = 0; i < n; i++)
 		for (size_t r = 0; r < e->rules->nrules; r++)
 			if (rule_on_metric(e, r, obs[i].metric_id))
-				want_rule(e, &ks, r, &obs[i].period);
+				want_rule(e, &ks, r, obs[i].unit_id, &obs[i].period);
 	return keyset_take(&ks, out);
 }
 
@@ -994,13 +1042,15 @@ engine_tick_wants(const struct engine *e, int32_t from, int32_t to,
 		if (m == NULL)
 			continue;
 		if (rule->kind == RULE_MISSING) {
-			struct period *ps = NULL;
-			size_t np = missing_due(m->period_kind, rule->grace_days, e->cal, from, to,
-			    NULL, NULL, &ps);
+			for (size_t c = 0; c <= e->ncals; c++) {
+				struct period *ps = NULL;
+				size_t np = missing_due(m->period_kind, rule->grace_days,
+				    c == 0 ? e->cal : e->cals[c - 1], from, to, NULL, NULL, &ps);
 
-			for (size_t k = 0; k < np; k++)
-				want(e, &ks, m->id, &ps[k]);
-			free(ps);
+				for (size_t k = 0; k < np; k++)
+					want(e, &ks, m->id, &ps[k]);
+				free(ps);
+			}
 		} else if (rule->kind == RULE_QUOTA) {
 			struct period qs[TICK_MAX_DAYS + 2];
 			size_t nq = quota_periods(rule->quota_period, from, to, qs,
@@ -1013,7 +1063,7 @@ engine_tick_wants(const struct engine *e, int32_t from, int32_t to,
 				struct period first;
 
 				period_containing(m->period_kind, qs[k].start, &first);
-				want_rule(e, &ks, r, &first);
+				want_rule(e, &ks, r, 0, &first);
 			}
 		}
 	}
@@ -1025,18 +1075,25 @@ tick_missing(struct engine *e, size_t rule, int32_t from, int32_t to, struct eng
 {
 	const struct rule *r = &e->rules->rules[rule];
 	const struct metric *m = e->ri[rule].metric;
-	struct period *ps = NULL;
-	size_t np = missing_due(m->period_kind, r->grace_days, e->cal, from, to, NULL, NULL, &ps);
 	const struct unit *u;
 
-	for (size_t k = 0; k < np; k++) {
-		size_t pos = 0;
+	/* The periods due differ by calendar: each unit is judged on those of
+	 * the calendar it follows. */
+	for (size_t c = 0; c <= e->ncals; c++) {
+		const struct calendar *cal = c == 0 ? e->cal : e->cals[c - 1];
+		struct period *ps = NULL;
+		size_t np = missing_due(m->period_kind, r->grace_days, cal, from, to, NULL, NULL,
+		    &ps);
 
-		while ((u = registry_next(e->reg, &pos)) != NULL)
-			if (in_population(r, m, u))
-				judge_school(e, rule, u->id, &ps[k], to, -1, out);
+		for (size_t k = 0; k < np; k++) {
+			size_t pos = 0;
+
+			while ((u = registry_next(e->reg, &pos)) != NULL)
+				if (cal_of(e, u->id) == cal && in_population(r, m, u))
+					judge_school(e, rule, u->id, &ps[k], to, -1, out);
+		}
+		free(ps);
 	}
-	free(ps);
 }
 
 static void
@@ -1306,4 +1363,12 @@ engine_forget(struct engine *e, int32_t today)
 	e->naggs = na;
 	e->nstates = nst;
 	free(map);
+}
+
+void
+engine_set_calendars(struct engine *e, const struct calendar *const *cals, size_t n)
+{
+	e->cals = cals;
+	e->ncals = n;
+	bind_calendars(e);
 }

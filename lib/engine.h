@@ -110,6 +110,15 @@ struct engine *engine_new(const struct ruleset *rules, const struct registry *re
 void engine_free(struct engine *e);
 
 /*
+ * Calendars per city or district (each names its unit: calendar_unit): a
+ * unit follows the calendar of its nearest ancestor (itself included) that
+ * has one, else engine_new's. The array and calendars are borrowed like
+ * engine_new's arguments. Daily expectations (missing reports), `for`
+ * streaks and baselines of daily metrics count that calendar's school days.
+ */
+void engine_set_calendars(struct engine *e, const struct calendar *const *cals, size_t n);
+
+/*
  * Point the engine at a new registry and catalog (same rules): the
  * populations and expected counts are recomputed and every aggregate is
  * rebuilt from the figures held. Alert states are kept. Call

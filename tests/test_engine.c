@@ -1515,3 +1515,31 @@ Test(engine, forget_bounds_memory_by_the_look_back)
 	expect_events(1);
 	check_event("class_size.school", 101, "2019", ALERT_RESOLVED, SEV_OK, 50, 66);
 }
+
+/* A calendar per district: district 1 keeps 清明 and a make-up Saturday,
+ * district 2 has none and follows Monday to Friday. */
+Test(engine, calendars_per_district)
+{
+	static const char d1_calendar[] =
+		"{\"unit\": \"320701\", \"terms\": [{\"name\": \"2021-2022-2\", \"start\": "
+		"\"2022-02-14\", \"end\": \"2022-07-01\"}], \"holidays\": [{\"from\": \"2022-04-03\", "
+		"\"to\": \"2022-04-05\", \"name\": \"清明节\"}], \"school_days\": [\"2022-04-02\"]}";
+	char *cause = NULL;
+	struct calendar *c = calendar_parse("320701.json", d1_calendar, sizeof d1_calendar - 1,
+	    &cause);
+	const struct calendar *cals[1];
+
+	cr_assert_not_null(c, "%s", cause);
+	cals[0] = c;
+	start("[" SICK_MISSING "]", NULL);
+	cal = c; /* freed by teardown */
+	engine_set_calendars(eng, cals, 1);
+	/* Saturday 2 April, due on the 3rd: a school day in district 1 only. */
+	tick("2022-04-03", "2022-04-03");
+	expect_events(1);
+	check_event("sick.missing", 106, "2022-04-02", ALERT_FIRED, SEV_WARNING, 1, 0);
+	/* Monday 4 April, due on the 5th: a holiday in district 1 only. */
+	tick("2022-04-05", "2022-04-05");
+	expect_events(1);
+	check_event("sick.missing", 212, "2022-04-04", ALERT_FIRED, SEV_WARNING, 1, 0);
+}

@@ -145,8 +145,8 @@ cat <<EOF
 EOF
 
 set -- --listen "$listen" --database "$EDUMON_DATABASE_URL"
-# The demo district's school calendar (term dates are estimates).
-set -- "$@" --calendar "${EDUMON_CALENDAR:-$root/deploy/calendars/3207.json}"
+# The demo city's school calendar (term dates are estimates).
+set -- "$@" --calendar "${EDUMON_CALENDAR:-$root/deploy/calendars}"
 if [ -n "${EDUMON_LOG_LEVEL:-}" ]; then
 	set -- "$@" --log-level "$EDUMON_LOG_LEVEL"
 fi

@@ -6,6 +6,7 @@
  * first SIGTERM/SIGINT stops accepting and drains in-flight requests, a
  * second one exits at once.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
@@ -78,7 +79,8 @@ static const struct opt_def opt_defs[] = {
     {"rules", "EDUMON_RULES", OPT_STR, OFF(rules), "deploy/rules", 0, 0,
         "directory of rule files (*.json); an invalid set refuses the start"},
     {"calendar", "EDUMON_CALENDAR", OPT_STR, OFF(calendar), "", 0, 0,
-        "school calendar file (deploy/calendars/*.json); empty: Monday to Friday"},
+        "school calendars: a file or a directory of them, one per city or district"
+        " (deploy/calendars); units under none follow Monday to Friday"},
     {"alerts", "EDUMON_ALERTS", OPT_LONG, OFF(alerts), "1", 0, 1,
         "1: evaluate the rules and raise alerts; 0: ingest only (benchmarks, a standby)"},
     {"alert-wait", "EDUMON_ALERT_WAIT", OPT_LONG, OFF(alert_wait_ms), "2000", 1, 600000,
@@ -115,7 +117,8 @@ struct daemon {
 	struct directory *dir;
 	struct rulesd *rules;
 	struct alerter *alerter;
-	struct calendar *cal;
+	struct calendar **cals;
+	size_t ncals;
 	struct server *server;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_ev;
 	int stopping;
@@ -309,7 +312,7 @@ raise_nofile(void)
 	}
 }
 
-/* Read and parse the school calendar; NULL after logging why. */
+/* Read and parse one calendar file; NULL after logging why. */
 static struct calendar *
 load_calendar(const char *path)
 {
@@ -335,6 +338,69 @@ load_calendar(const char *path)
 		free(cause);
 	}
 	return cal;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Load the calendars of path: one file, or every *.json file of a directory
+ * (one per city or district). Returns the count (the array in *out, caller
+ * frees both), or -1 after logging why: a broken calendar refuses the start.
+ */
+static int
+load_calendars(const char *path, struct calendar ***out)
+{
+	DIR *dir = opendir(path);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0;
+	struct calendar **cals;
+	int rc = 0;
+
+	*out = NULL;
+	if (dir == NULL && errno == ENOTDIR) {
+		*out = xcalloc(1, sizeof **out);
+		(*out)[0] = load_calendar(path);
+		if ((*out)[0] == NULL) {
+			free(*out);
+			*out = NULL;
+			return -1;
+		}
+		return 1;
+	}
+	if (dir == NULL) {
+		log_error("calendar: cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0) {
+			names = xreallocarray(names, n + 1, sizeof *names);
+			names[n++] = xasprintf("%s/%s", path, de->d_name);
+		}
+	}
+	closedir(dir);
+	qsort(names, n, sizeof *names, cmp_name);
+	cals = xcalloc(n + 1, sizeof *cals);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0 && (cals[i] = load_calendar(names[i])) == NULL)
+			rc = -1;
+		free(names[i]);
+	}
+	free(names);
+	if (rc < 0) {
+		for (size_t i = 0; i < n; i++)
+			calendar_free(cals[i]);
+		free(cals);
+		return -1;
+	}
+	*out = cals;
+	return (int)n;
 }
 
 static void
@@ -401,12 +467,16 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (o.calendar[0] != '\0') {
-		d.cal = load_calendar(o.calendar);
-		if (d.cal == NULL)
+		int nc = load_calendars(o.calendar, &d.cals);
+
+		if (nc < 0)
 			goto out;
+		d.ncals = (size_t)nc;
+		log_info("calendar: %d school calendars from %s", nc, o.calendar);
 	}
 	acfg.conninfo = o.database;
-	acfg.cal = d.cal;
+	acfg.cals = (const struct calendar *const *)d.cals;
+	acfg.ncals = d.ncals;
 	acfg.answer_timeout_ms = (int)o.alert_wait_ms;
 	if (o.alerts)
 		d.alerter = alerter_new(d.base, &acfg, d.dir, d.rules, d.writer);
@@ -460,7 +530,9 @@ out:
 		server_free(d.server);
 	rulesd_free(d.rules);
 	directory_free(d.dir);
-	calendar_free(d.cal);
+	for (size_t i = 0; i < d.ncals; i++)
+		calendar_free(d.cals[i]);
+	free(d.cals);
 	stats_free(d.stats);
 	if (d.sig_term != NULL)
 		event_free(d.sig_term);
