@@ -414,6 +414,56 @@ Test(alerts, running_aggregates_equal_sql_on_random_data)
 	    " AND f.rule_id = 'equipment_value_dispersion.junior' AND f.period = '2025-2026'"
 	    " AND f.reported = s.c AND abs(f.value - s.cv) < 1e-9 * s.cv"), 2,
 	    "both districts' coefficients of variation equal SQL's");
+
+	/* The firing school alerts are exactly the schools below 98%. */
+	cr_expect_eq(qlong("SELECT count(*) FROM edumon.v_alert WHERE rule_id ="
+	    " 'junior_progression.school' AND period = '2025-2026' AND state = 'firing'"),
+	    qlong("SELECT count(*) FROM edumon.observation o JOIN edumon.metric m ON"
+	    " m.id = o.metric_id JOIN edumon.org_unit u ON u.id = o.unit_id WHERE m.code ="
+	    " 'junior_progression_rate' AND o.period = '2025-2026' AND u.active AND 'junior' ="
+	    " ANY (u.stages) AND o.numerator::float8 / o.denominator < 0.98"));
+}
+
+/*
+ * The incremental evaluation equals a fresh one: after random figures and
+ * corrections, a daemon killed with SIGKILL and started again judges every
+ * figure from the database and finds nothing to change: the same alerts,
+ * states and severities, no new event.
+ */
+Test(alerts, kill_and_restart_finds_nothing_to_change)
+{
+	const char *snapshot_sql =
+	    "SELECT count(*) || ':' || coalesce(md5(string_agg(fingerprint || state || severity ||"
+	    " coalesce(value::text, ''), ',' ORDER BY fingerprint)), '') FROM edumon.alert";
+	char *before, *after;
+	unsigned seed = 777;
+	long events;
+
+	for (int round = 0; round < 10; round++) {
+		char body[4096] = "", line[160];
+		const char *schools[] = {SCHOOL, JUNIOR, NINE_YEAR, "2132070303"};
+
+		for (size_t k = 0; k < 4; k++) {
+			snprintf(line, sizeof line, "%s,2026-2027-1,class_size_max,%u,,\n", schools[k],
+			    40 + rand_r(&seed) % 35);
+			strcat(body, line);
+		}
+		cJSON_Delete(post_csv(E.reporter, body));
+	}
+	before = tl_query_value(E.pg, snapshot_sql);
+	events = qlong("SELECT count(*) FROM edumon.alert_event");
+	tl_daemon_kill(E.d);
+	start_daemon();
+	after = tl_query_value(E.pg, snapshot_sql);
+	cr_expect_str_eq(after, before, "the same alerts after a restart");
+	cr_expect_eq(qlong("SELECT count(*) FROM edumon.alert_event"), events, "no new event");
+	cr_expect_eq(qlong("SELECT count(*) FROM edumon.v_alert WHERE rule_id = 'class_size.school'"
+	    " AND state = 'firing'"),
+	    qlong("SELECT count(*) FROM edumon.observation o JOIN edumon.metric m ON m.id ="
+	    " o.metric_id WHERE m.code = 'class_size_max' AND o.period = '2026-2027-1'"
+	    " AND o.value >= 56"), "firing exactly where the stored figure is 56 or more");
+	free(before);
+	free(after);
 }
 
 /* GET a path with a token; asserts the request went through. */
