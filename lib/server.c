@@ -21,6 +21,7 @@
 #include "log.h"
 #include "migrations.h"
 #include "payload.h"
+#include "ratelimit.h"
 #include "receipt.h"
 #include "rules.h"
 #include "alerter.h"
@@ -41,6 +42,8 @@ struct server {
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
 	struct conns *conns;
+	struct ratelimit *rl;
+	int64_t rl_logged; /* now_usec() of the last warning about a refusal */
 	size_t inflight;
 	int port;
 };
@@ -108,6 +111,7 @@ reason_of(int status)
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
 	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
 	default: return "Unknown";
@@ -196,6 +200,7 @@ handle_metrics(struct server *s, struct evhttp_request *req, const char *route)
 	g.connections_max = s->cfg.max_connections;
 	g.deadline_closed = conns_deadline_closed(s->conns);
 	g.connection_cap_reached = conns_cap_reached(s->conns);
+	g.rate_limited = ratelimit_refused(s->rl);
 	if (s->rules != NULL) {
 		g.rules = rulesd_current(s->rules)->nrules;
 		g.rules_mirrored = rulesd_mirrored(s->rules);
@@ -305,6 +310,30 @@ key_valid(const char *k)
 	return true;
 }
 
+/* Answer 429: token_id has used up its submissions for now. */
+static void
+reply_rate_limited(struct server *s, struct evhttp_request *req, const char *route,
+    int64_t start, int token_id, int retry_after)
+{
+	const struct ratelimit_config *c = &s->cfg.rate_limit;
+	char ra[16], *msg;
+
+	/* A client looping on 429 would fill the log: once a minute at most. */
+	if (s->rl_logged == 0 || start - s->rl_logged >= 60 * 1000000LL) {
+		log_warn("rate limit: token %d refused for %d s (%lu refused in all; logged once"
+			 " a minute at most)",
+		    token_id, retry_after, ratelimit_refused(s->rl));
+		s->rl_logged = start;
+	}
+	snprintf(ra, sizeof ra, "%d", retry_after);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+	msg = xasprintf("this token may submit %ld times per %lld s (%ld at once); nothing was"
+			" stored: retry in %d s",
+	    c->rate, (long long)(c->per_us / 1000000), c->burst, retry_after);
+	reply_error(s, req, route, start, 429, "rate_limited", msg);
+	free(msg);
+}
+
 static void
 handle_submit(struct server *s, struct evhttp_request *req, const char *route)
 {
@@ -331,6 +360,10 @@ handle_submit(struct server *s, struct evhttp_request *req, const char *route)
 	if (who.role == ROLE_MONITOR) {
 		reply_error(s, req, route, start, 403, "forbidden",
 		    "a monitor token cannot submit figures");
+		goto out;
+	}
+	if (ratelimit_take(s->rl, who.token_id, start, &retry_after) < 0) {
+		reply_rate_limited(s, req, route, start, who.token_id, retry_after);
 		goto out;
 	}
 	if (ct == NULL || !(media_is(ct, "application/json") || media_is(ct, "text/csv"))) {
@@ -726,6 +759,7 @@ server_new(struct event_base *base, const struct server_config *cfg, struct writ
 		abort();
 	s->conns = conns_new(base, s->http,
 	    &(struct conns_config){.max = cfg->max_connections, .deadline_s = cfg->deadline_s});
+	s->rl = ratelimit_new(&cfg->rate_limit);
 	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body);
 	evhttp_set_max_headers_size(s->http, (ev_ssize_t)cfg->max_headers);
 	evhttp_set_timeout(s->http, cfg->timeout_s);
@@ -805,5 +839,6 @@ server_free(struct server *s)
 	conns_set_listener(s->conns, NULL);
 	evhttp_free(s->http); /* closes every connection: conns sees them go */
 	conns_free(s->conns);
+	ratelimit_free(s->rl);
 	free(s);
 }

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "ratelimit.h"
+
 struct event_base;
 struct server;
 struct writer;
@@ -30,6 +32,7 @@ struct server_config {
 	int deadline_s;            /* to read a whole request, from accept or the last reply */
 	size_t max_observations;   /* per request */
 	int max_json_depth;
+	struct ratelimit_config rate_limit; /* submissions per token; rate 0: off */
 };
 
 struct server *server_new(struct event_base *base, const struct server_config *cfg,

@@ -184,6 +184,9 @@ stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *ou
 	    "# HELP edumon_http_deadline_closed_total Connections cut off at --request-deadline.\n"
 	    "# TYPE edumon_http_deadline_closed_total counter\n"
 	    "edumon_http_deadline_closed_total %lu\n"
+	    "# HELP edumon_rate_limited_total Submissions refused by the per-token rate limit.\n"
+	    "# TYPE edumon_rate_limited_total counter\n"
+	    "edumon_rate_limited_total %lu\n"
 	    "# HELP edumon_rules_loaded Rules in force.\n"
 	    "# TYPE edumon_rules_loaded gauge\n"
 	    "edumon_rules_loaded %zu\n"
@@ -196,7 +199,8 @@ stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *ou
 	    (unsigned long long)s->batch_obs, s->batch_seconds,
 	    (unsigned long long)s->batches_failed, (unsigned long long)s->reconnects,
 	    g->queue_depth, g->pending, g->db_up, g->inflight, g->connections,
-	    g->connections_max, g->connection_cap_reached, g->deadline_closed, g->rules, g->rules_mirrored,
+	    g->connections_max, g->connection_cap_reached, g->deadline_closed, g->rate_limited,
+	    g->rules, g->rules_mirrored,
 	    g->rule_reload_failures);
 	buf_printf(out,
 	    "# HELP edumon_alerts_ready Whether the rules engine is built and evaluating.\n"

@@ -31,6 +31,7 @@ struct stats_gauges {
 	size_t connections_max; /* --max-connections */
 	unsigned long deadline_closed;        /* cut off at --request-deadline */
 	unsigned long connection_cap_reached; /* times accepting stopped at the cap */
+	unsigned long rate_limited;           /* submissions refused 429 */
 	size_t rules;
 	int rules_mirrored;
 	unsigned long rule_reload_failures;

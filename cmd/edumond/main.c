@@ -23,6 +23,7 @@
 #include "log.h"
 #include "alerter.h"
 #include "calendar.h"
+#include "ratelimit.h"
 #include "rulesd.h"
 #include "server.h"
 #include "stats.h"
@@ -38,6 +39,7 @@ struct options {
 	char *timezone;
 	char *rules;
 	char *calendar;
+	char *rate_limit;
 	long writers;
 	long alerts;
 	long alert_wait_ms;
@@ -51,6 +53,7 @@ struct options {
 	long max_obs;
 	long drain;
 	long stmt_timeout_ms;
+	long rate_burst;
 };
 
 enum opt_type { OPT_STR, OPT_LONG };
@@ -108,6 +111,10 @@ static const struct opt_def opt_defs[] = {
         "seconds to finish in-flight requests on SIGTERM"},
     {"statement-timeout", "EDUMON_STATEMENT_TIMEOUT", OPT_LONG, OFF(stmt_timeout_ms), "30000",
         100, 3600000, "database statement timeout, milliseconds"},
+    {"rate-limit", "EDUMON_RATE_LIMIT", OPT_STR, OFF(rate_limit), "0", 0, 0,
+        "submissions per token: N (a second) or N/s, N/min, N/h, N/d; 0: no limit"},
+    {"rate-burst", "EDUMON_RATE_BURST", OPT_LONG, OFF(rate_burst), "0", 0, RATELIMIT_MAX_BURST,
+        "submissions per token at once; 0: the larger of 20 and the N of --rate-limit"},
 };
 
 struct daemon {
@@ -438,6 +445,16 @@ main(int argc, char **argv)
 		options_free(&o);
 		return 2;
 	}
+	memset(&scfg, 0, sizeof scfg);
+	if (ratelimit_parse_rate(o.rate_limit, &scfg.rate_limit, &cause) < 0) {
+		fprintf(stderr, "edumond: --rate-limit %s\n", cause);
+		free(cause);
+		free(host);
+		options_free(&o);
+		return 2;
+	}
+	scfg.rate_limit.burst =
+	    o.rate_burst > 0 ? o.rate_burst : ratelimit_default_burst(scfg.rate_limit.rate);
 	log_set_level(level);
 	setenv("TZ", o.timezone, 1);
 	tzset();
@@ -492,6 +509,10 @@ main(int argc, char **argv)
 	scfg.deadline_s = (int)o.deadline;
 	scfg.max_observations = (size_t)o.max_obs;
 	scfg.max_json_depth = 32;
+	if (scfg.rate_limit.rate > 0)
+		log_info("rate limit: %ld submissions per %lld s per token, %ld at once",
+		    scfg.rate_limit.rate, (long long)(scfg.rate_limit.per_us / 1000000),
+		    scfg.rate_limit.burst);
 	d.server = server_new(d.base, &scfg, d.writer, d.dir, d.stats);
 	server_set_rules(d.server, d.rules);
 	server_set_alerter(d.server, d.alerter);
