@@ -531,3 +531,32 @@ Test(alerts, monitor_sees_and_acknowledges_a_raised_alert)
 	free(monitor);
 	free(other);
 }
+
+/*
+ * A daemon that was down catches up on the deadlines it missed: with the
+ * evaluation clock set back ten days, a restart fires the missing daily
+ * reports of every school day in between (Monday to Friday without a
+ * calendar), not only yesterday's.
+ */
+Test(alerts, restart_catches_up_on_missed_deadlines)
+{
+	long school_days, fired;
+
+	cr_assert_eq(tl_daemon_stop(E.d), 0);
+	E.d = NULL;
+	cr_assert_eq(qlong("SELECT count(*) FROM edumon.alert WHERE rule_id = 'sick_absence.missing'"
+	    " AND period_start < (now() AT TIME ZONE 'Asia/Shanghai')::date - 1"), 0,
+	    "a first start judges only what fell due today");
+	PQclear(PQexec(E.pg, "UPDATE edumon.evaluation_clock SET last_day = last_day - 10"));
+	start_daemon();
+	/* Days whose report fell due in the ten days: school days d with
+	 * d + 1 in (last_day - 10, today]. */
+	school_days = qlong("SELECT count(*) FROM generate_series("
+	    "(SELECT last_day FROM edumon.evaluation_clock) - 10,"
+	    " (SELECT last_day FROM edumon.evaluation_clock) - 1, '1 day') AS d"
+	    " WHERE extract(isodow FROM d) < 6");
+	fired = qlong("SELECT count(DISTINCT period) FROM edumon.v_alert WHERE rule_id ="
+	    " 'sick_absence.missing' AND unit_code = '" SCHOOL "' AND state = 'firing'");
+	cr_expect_eq(fired, school_days, "one missing-report alert per school day caught up on");
+	cr_expect_gt(fired, 5, "ten days hold at least six school days");
+}
