@@ -916,7 +916,9 @@ follow_directory(struct alerter *a)
 
 	if (s == NULL)
 		return;
-	if (s == a->snap) {
+	/* A reload that changed no unit or metric (a token created, the
+	 * minutely safety reload) keeps the engine as it is. */
+	if (s == a->snap || s->content_version == a->snap->content_version) {
 		snapshot_release(s);
 		return;
 	}
@@ -924,6 +926,9 @@ follow_directory(struct alerter *a)
 	snapshot_release(a->snap);
 	a->snap = s;
 	engine_evaluate_all(a->eng, today(), &a->out);
+	log_info("alerter: registry or catalog changed: %zu units, %zu metrics; judged again "
+		 "(%zu alert changes)", registry_count(s->registry), catalog_count(s->catalog),
+	    a->out.nevents);
 }
 
 static void
@@ -1045,7 +1050,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 			j->kind = JOB_TICK;
 			enqueue(a, j);
 		} else if ((s = directory_acquire(a->dir)) != NULL) {
-			if (s != a->snap && !queued(a, JOB_REBIND)) {
+			if (s != a->snap && s->content_version != a->snap->content_version &&
+			    !queued(a, JOB_REBIND)) {
 				struct ajob *j = xcalloc(1, sizeof *j);
 
 				j->kind = JOB_REBIND;

@@ -197,6 +197,23 @@ hexval(char c)
 	return -1;
 }
 
+/* A hash of every cell of res, for the snapshot's content_version. */
+static uint64_t
+result_hash(uint64_t h, const PGresult *res)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		for (int j = 0; j < PQnfields(res); j++) {
+			const char *v = PQgetvalue(res, i, j);
+			int len = PQgetlength(res, i, j);
+
+			for (int k = 0; k < len; k++)
+				h = (h ^ (unsigned char)v[k]) * 0x100000001b3ull;
+			h = hash_mix64(h ^ (uint64_t)(len + 1) ^ (PQgetisnull(res, i, j) ? 1u << 31 : 0));
+		}
+	}
+	return h;
+}
+
 /* Build a snapshot from the four result sets; NULL with *cause on bad data. */
 static struct snapshot *
 snapshot_build(PGresult *const *r, char **cause)
@@ -205,6 +222,7 @@ snapshot_build(PGresult *const *r, char **cause)
 
 	s->refs = 1;
 	s->schema_version = atoi(PQgetvalue(r[0], 0, 0));
+	s->content_version = result_hash(result_hash(0xcbf29ce484222325ull, r[1]), r[2]);
 	s->registry = registry_new();
 	s->catalog = catalog_new();
 	s->tokens = tokens_new();

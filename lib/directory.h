@@ -13,6 +13,7 @@
 #define EDUMON_DIRECTORY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "catalog.h"
 #include "pgc.h"
@@ -27,6 +28,9 @@ struct tokens;
 struct snapshot {
 	int refs;
 	int schema_version;
+	/* A hash of every unit and metric row: equal between two snapshots
+	 * when the registry and catalog did not change (tokens may have). */
+	uint64_t content_version;
 	struct catalog *catalog;
 	struct registry *registry;
 	struct tokens *tokens;
