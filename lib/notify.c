@@ -1110,7 +1110,10 @@ notify_robot_reply(enum notify_channel ch, const char *body, size_t len, char **
 	}
 	root = body != NULL ? cJSON_ParseWithLength(body, len) : NULL;
 	code = cJSON_GetObjectItemCaseSensitive(root, "errcode");
-	if (!cJSON_IsObject(root) || !cJSON_IsNumber(code) || code->valuedouble != (long)code->valuedouble) {
+	/* The range check comes first: converting a huge double to long is undefined. */
+	if (!cJSON_IsObject(root) || !cJSON_IsNumber(code) ||
+	    !(code->valuedouble >= -1e9 && code->valuedouble <= 1e9) ||
+	    code->valuedouble != (double)(long)code->valuedouble) {
 		if (message != NULL)
 			*message = xasprintf("%s: reply is not a JSON object with an errcode "
 					     "(%zu bytes)", notify_channel_name(ch), len);

@@ -642,6 +642,37 @@ Test(notify, digest_of_two)
 	free(body);
 }
 
+Test(notify, reminders_and_escalations_read_as_firing)
+{
+	struct notify_event ev[2] = {sample(), sample()};
+	char *md, *body;
+	cJSON *j;
+
+	ev[0].kind = NOTIFY_REMINDER;
+	ev[1].kind = NOTIFY_ESCALATED;
+	ev[1].unit_name = "海州区新海小学";
+	md = notify_markdown(&ev[0], 1, 5, 4096, 0);
+	cr_expect(strstr(md, "### 教育监测告警提醒：大班额\n") == md, "%s", md);
+	cr_expect(strstr(md, "> 数值：**67**") != NULL, "%s", md);
+	free(md);
+	md = notify_markdown(ev, 2, 5, 4096, 0);
+	cr_expect(strstr(md, "> 升级 1 · 提醒 1\n") != NULL, "%s", md);
+	free(md);
+	body = notify_webhook_body(ev, 2, "r", "k", NULL);
+	j = parse(body);
+	cr_expect_str_eq(sget(j, "status"), "firing");
+	cr_expect_str_eq(sget(cJSON_GetArrayItem(get(j, "alerts"), 0), "status"), "firing");
+	cr_expect_str_eq(sget(get(cJSON_GetArrayItem(get(j, "alerts"), 0), "annotations"), "event"),
+	    "reminder");
+	cJSON_Delete(j);
+	free(body);
+	body = notify_alertmanager_body(&ev[0], 1, T_FIRED, 60);
+	j = parse(body);
+	cr_expect_str_eq(sget(cJSON_GetArrayItem(j, 0), "endsAt"), "2026-03-02T01:01:00Z");
+	cJSON_Delete(j);
+	free(body);
+}
+
 Test(notify, digest_of_one_is_the_detail)
 {
 	struct notify_event e = sample();
@@ -767,6 +798,8 @@ static const struct reply_case reply_cases[] = {
     {NOTIFY_CH_DINGTALK, "{\"errmsg\":\"ok\"}", NOTIFY_RETRY, "errcode"},
     {NOTIFY_CH_WECOM, "{\"errcode\":\"0\"}", NOTIFY_RETRY, "errcode"},
     {NOTIFY_CH_WECOM, "[0]", NOTIFY_RETRY, "errcode"},
+    {NOTIFY_CH_WECOM, "{\"errcode\":1e300}", NOTIFY_RETRY, "errcode"},
+    {NOTIFY_CH_DINGTALK, "{\"errcode\":130101.5}", NOTIFY_RETRY, "errcode"},
     {NOTIFY_CH_WEBHOOK, "anything", NOTIFY_OK, "ok"},
     {NOTIFY_CH_ALERTMANAGER, "", NOTIFY_OK, "ok"},
 };
