@@ -672,6 +672,7 @@ httpc_post(struct httpc *h, const char *url, const struct httpc_header *headers,
 {
 	struct httpc_req *r;
 
+	assert(url != NULL && cb != NULL && (body != NULL || len == 0));
 	if (h->closing || h->nqueued >= h->cfg.max_queued)
 		return -1;
 	for (size_t i = 0; i < nheaders; i++) {
@@ -791,6 +792,7 @@ httpc_free(struct httpc *h)
 		return;
 	assert(h->depth == 0);
 	h->closing = true;
+	h->depth++; /* the callbacks below must not free h again */
 	while ((r = TAILQ_FIRST(&h->active)) != NULL) {
 		TAILQ_REMOVE(&h->active, r, entry);
 		h->nactive--;
