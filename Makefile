@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined test
 
 CC      ?= cc
-PKGS    := libevent libevent_openssl libpq libcjson openssl
+PKGS    := libevent libevent_openssl libpq libcjson openssl libcurl
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)

@@ -11,7 +11,8 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libpq-dev libcjson-dev
-libcriterion-dev libssl-dev postgresql postgresql-contrib curl valgrind"
+libcriterion-dev libssl-dev libcurl4-openssl-dev postgresql postgresql-contrib curl
+valgrind"
 
 missing=""
 for p in $PACKAGES; do
