@@ -755,11 +755,24 @@ slices_done_cb(const struct pgc_outcome *out, void *arg)
 
 /* ---- build ---- */
 
+/* Say loudly when a calendar does not cover today: under it no daily
+ * report is expected, so missing reports go unnoticed. */
+static void
+warn_calendars(const struct alerter *a, int32_t t)
+{
+	for (size_t i = 0; i < a->cfg.ncals; i++)
+		if (!calendar_covers(a->cfg.cals[i], t))
+			log_warn("calendar of %s does not cover today: no daily report is expected"
+				 " from its schools until it is renewed (--calendar)",
+			    calendar_unit(a->cfg.cals[i]));
+}
+
 static void
 build_judge(struct alerter *a)
 {
 	int32_t t = today();
 
+	warn_calendars(a, t);
 	engine_out_reset(&a->out);
 	engine_tick(a->eng, a->clock_day + 1, t, &a->out);
 	engine_evaluate_all(a->eng, t, &a->out);
@@ -897,6 +910,7 @@ tick_run(struct alerter *a)
 {
 	int32_t t = today();
 
+	warn_calendars(a, t);
 	engine_tick(a->eng, a->tick_from, t, &a->out);
 	a->clock_day = t;
 	a->store_clock = true;

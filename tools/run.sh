@@ -145,8 +145,13 @@ cat <<EOF
 EOF
 
 set -- --listen "$listen" --database "$EDUMON_DATABASE_URL"
-# The demo city's school calendar (term dates are estimates).
-set -- "$@" --calendar "${EDUMON_CALENDAR:-$root/deploy/calendars}"
+# A school calendar only when asked for: deploy/calendars/3207.json is an
+# example that covers 2021-2023, and a calendar that does not cover today
+# expects no daily report at all (edumond warns). Without one, Monday to
+# Friday are school days.
+if [ -n "${EDUMON_CALENDAR:-}" ]; then
+	set -- "$@" --calendar "$EDUMON_CALENDAR"
+fi
 if [ -n "${EDUMON_LOG_LEVEL:-}" ]; then
 	set -- "$@" --log-level "$EDUMON_LOG_LEVEL"
 fi
