@@ -140,7 +140,10 @@ size_t engine_wants(const struct engine *e, const struct engine_obs *obs, size_t
  * Apply committed observations and evaluate what they touch: each school
  * rule of their metric for their unit, each aggregate containing them (once
  * per aggregate however many of its units changed), the missing-report
- * alerts they answer. Observations of slices the engine does not have are
+ * alerts they answer, and the held periods whose judgement looks back at
+ * them (the next `for` - 1 periods, next year's for year-on-year trends,
+ * the following school days for baselines), so that a late or corrected
+ * figure judges them as a restart would. Observations of slices the engine does not have are
  * applied to a new slice (what engine_wants lists should be loaded first).
  * Events and figures are appended to out.
  */
