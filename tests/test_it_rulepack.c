@@ -585,10 +585,13 @@ static const struct scenario scenarios[] = {
 	.value = "0.3", .bound = "0.3",
 	.message = "【预警】连云区实验小学学生近视率为30.0%，对比值为30.0%，未达到趋势要求（{SY}）",
 	.steps = {
-	    /* Last year's figure: nothing to compare it with. */
-	    {SCHOOL ",{SY1},myopia_rate,,30,100\n", ""},
-	    /* Not lower than last year's. */
-	    {SCHOOL ",{SY},myopia_rate,,30,100\n", "myopia.school " SCHOOL " fired warning"},
+	    /* This year's figure first: nothing to compare it with. */
+	    {SCHOOL ",{SY},myopia_rate,,30,100\n", ""},
+	    /* Last year's, late: this year's is not lower. */
+	    {SCHOOL ",{SY1},myopia_rate,,30,100\n", "myopia.school " SCHOOL " fired warning"},
+	    /* Last year's corrected to 31%: this year's 30% is a fall. */
+	    {SCHOOL ",{SY1},myopia_rate,,31,100\n", "myopia.school " SCHOOL " resolved warning"},
+	    {SCHOOL ",{SY},myopia_rate,,32,100\n", "myopia.school " SCHOOL " fired warning"},
 	    {SCHOOL ",{SY},myopia_rate,,29,100\n", "myopia.school " SCHOOL " resolved warning"},
 	},
 	.cleared = "0.29",
@@ -604,6 +607,12 @@ static const struct scenario scenarios[] = {
 	.steps = {
 	    {SCHOOL ",{SY3},myopia_rate,,30,100\n", ""},
 	    {SCHOOL ",{SY2},myopia_rate,,35,100\n",
+		"myopia.district " DISTRICT " fired warning;myopia.school " SCHOOL " fired warning"},
+	    /* The year before corrected to 40%: a fall after all. */
+	    {SCHOOL ",{SY3},myopia_rate,,40,100\n",
+		"myopia.district " DISTRICT " resolved warning;"
+		"myopia.school " SCHOOL " resolved warning"},
+	    {SCHOOL ",{SY2},myopia_rate,,45,100\n",
 		"myopia.district " DISTRICT " fired warning;myopia.school " SCHOOL " fired warning"},
 	    {SCHOOL ",{SY2},myopia_rate,,25,100\n",
 		"myopia.district " DISTRICT " resolved warning;"
