@@ -536,6 +536,7 @@ step(struct engine *e, size_t rule, int unit_id, const struct period *p,
 	struct stent *se;
 	enum alert_transition t;
 	enum severity before;
+	double value_before, bound_before;
 
 	if (!j->judged)
 		return;
@@ -543,6 +544,8 @@ step(struct engine *e, size_t rule, int unit_id, const struct period *p,
 	if (se == NULL)
 		return; /* never in breach and still fine */
 	before = se->st.firing ? se->st.severity : SEV_OK;
+	value_before = se->st.value;
+	bound_before = se->st.bound;
 	t = alert_step(r, &se->st, j, prior);
 	if (t == ALERT_NONE)
 		return;
@@ -555,6 +558,8 @@ step(struct engine *e, size_t rule, int unit_id, const struct period *p,
 	    .transition = t,
 	    .state = se->st,
 	    .severity_before = before,
+	    .value_before = value_before,
+	    .bound_before = bound_before,
 	    .tag = tag,
 	    .entry = (size_t)(se - e->states),
 	};

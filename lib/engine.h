@@ -74,6 +74,8 @@ struct engine_event {
 	enum alert_transition transition;
 	struct alert_state state; /* after the change */
 	enum severity severity_before; /* in force before it (SEV_OK: none) */
+	double value_before, bound_before; /* the last judged before it (a
+	                                    * resolution: of the breach) */
 	int tag;          /* tag of the observation that caused it; -1: clock/start */
 	size_t entry;     /* for engine_set_alert_id */
 };

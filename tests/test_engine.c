@@ -408,6 +408,8 @@ Test(engine, school_threshold_escalates_and_resolves)
 	expect_events(1);
 	ev = check_event("class_size.school", 101, "2021", ALERT_RESOLVED, SEV_OK, 50, 56);
 	cr_expect_eq(ev->tag, 5101);
+	cr_expect(ev->value_before == 60 && ev->bound_before == 56,
+	    "the breach it ends, for its message: %g/%g", ev->value_before, ev->bound_before);
 	cr_expect_eq(firing_count(), 0);
 
 	/* Other units and periods are other episodes. */
