@@ -82,8 +82,12 @@ struct scenario {
 	const char *bound;
 	const char *message;
 	struct step steps[MAX_STEPS];
-	/* After the last step: resolved with this value. */
+	/* After the last step: resolved with this value; the message stays
+	 * that of the breach, with the last value judged in breach (when a
+	 * step changed that value without an alert change, it is given here;
+	 * else the row's message before the last step). */
 	const char *cleared;
+	const char *resolved_message;
 	/* Quotas: the full quota for the current quota period, posted after
 	 * the steps; the current period must be behind exactly when its
 	 * pro-rated share is above 0. */
@@ -336,6 +340,7 @@ static const struct scenario scenarios[] = {
 		"new_school_places.quota " DISTRICT " resolved critical"},
 	},
 	.cleared = "6590",
+	.resolved_message = "【严重】连云区新增学位数累计6589，低于进度要求6590（{Y1}）",
 	.prorata_csv = DISTRICT ",{Y},new_school_places,6590,,\n",
     },
     {
@@ -521,6 +526,7 @@ static const struct scenario scenarios[] = {
 		"pairing_teacher_exchanges.quota " SCHOOL " resolved critical"},
 	},
 	.cleared = "2",
+	.resolved_message = "【严重】连云区实验小学结对帮扶: 骨干教师交流累计1，低于进度要求2（{Y1}）",
 	.prorata_csv = SCHOOL ",{Y},pairing_teacher_exchanges,2,,\n",
     },
     {
@@ -640,6 +646,8 @@ static const struct scenario scenarios[] = {
 		"daily_exercise.school " SCHOOL " resolved warning"},
 	},
 	.cleared = "65",
+	/* 64 is still in breach: within the resolve margin. */
+	.resolved_message = "【预警】连云区实验小学学生每天校园体育活动时间为64，低于60（{D0}）",
     },
     {
 	.rule = "pe_lessons.school",
@@ -1089,6 +1097,7 @@ ParameterizedTest(int *i, rulepack, scenario)
 	long id = 0;
 	struct buf history;
 	int nsteps = 0;
+	char *breach_message = NULL;
 
 	cr_log_info("scenario %d: %s", *i, sc->rule);
 	E.cat = load_catalog();
@@ -1151,6 +1160,16 @@ ParameterizedTest(int *i, rulepack, scenario)
 	for (int k = -1; k < MAX_STEPS; k++) {
 		if (k >= 0 && sc->steps[k].csv == NULL)
 			break;
+		if (k >= 0 && (k + 1 == MAX_STEPS || sc->steps[k + 1].csv == NULL)) {
+			/* The resolving step: the row's message stays that of
+			 * the breach it ends. */
+			row = alert_row(sc->rule, sc->unit, unit_period);
+			cr_assert_not_null(row);
+			free(breach_message);
+			breach_message = sc->resolved_message != NULL ?
+			    expand(&v, sc->resolved_message) : xstrdup(PQgetvalue(row, 0, 5));
+			PQclear(row);
+		}
 		if (k >= 0) {
 			char *csv = expand(&v, sc->steps[k].csv);
 			cJSON *receipt = post_csv(csv);
@@ -1205,6 +1224,10 @@ ParameterizedTest(int *i, rulepack, scenario)
 	cr_expect_str_eq(PQgetvalue(row, 0, 1), "resolved", "%s", sc->rule);
 	cr_expect_str_eq(PQgetvalue(row, 0, 7), "t", "%s: resolved_at", sc->rule);
 	expect_close(PQgetvalue(row, 0, 6), sc->cleared, "resolved_value", sc->rule);
+	cr_expect_str_eq(PQgetvalue(row, 0, 5), breach_message, "%s: resolved, the message\n  %s\n"
+	    "is no longer that of its breach\n  %s", sc->rule, PQgetvalue(row, 0, 5),
+	    breach_message);
+	free(breach_message);
 	if (id != 0)
 		cr_expect_eq(atol(PQgetvalue(row, 0, 0)), id, "%s: the receipts' alert number",
 		    sc->rule);
