@@ -1245,6 +1245,23 @@ ParameterizedTest(int *i, rulepack, scenario)
 	}
 	PQclear(row);
 
+	{
+		/* A restart judges everything again from the database and
+		 * changes nothing. */
+		const char *count = "SELECT (SELECT count(*) FROM edumon.alert_event) || ' '"
+		    " || (SELECT count(*) FROM edumon.alert WHERE state = 'firing') || ' '"
+		    " || (SELECT coalesce(max(updated_at)::text, '') FROM edumon.alert)";
+		char *before = tl_query_value(E.pg, count), *after;
+
+		cr_assert_eq(tl_daemon_stop(E.d), 0);
+		E.d = tl_daemon_start(E.db, "--alert-wait 60000");
+		E.port = tl_daemon_port(E.d);
+		tl_wait_alerts_ready(E.port);
+		after = tl_query_value(E.pg, count);
+		cr_expect_str_eq(after, before, "%s: a restart changes no alert", sc->rule);
+		free(before);
+		free(after);
+	}
 	if (sc->prorata_csv != NULL) {
 		/* The current quota period, pro-rated as of today: behind when
 		 * floor(quota * days gone / days) is above 0 (never for one drill
