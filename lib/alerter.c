@@ -482,12 +482,15 @@ store(struct alerter *a)
 		const struct metric *m = catalog_by_id(cat, e->metric_id);
 		char fp[ALERT_FINGERPRINT_LEN + 1], sha[65], per[PERIOD_STR_MAX];
 		enum severity sev = event_severity(e);
+		bool resolved = e->transition == ALERT_RESOLVED;
+		/* A resolved alert keeps the message of its breach: rendered with
+		 * the value that cleared it, it would claim "55 reaches 56". */
 		struct alert_message_ctx ctx = {
 		    .unit = u != NULL ? u->name : "",
 		    .metric = m != NULL ? m->name_zh : "",
 		    .kind = rule_value_kind(r, m != NULL ? m->kind : METRIC_VALUE),
-		    .value = e->state.value,
-		    .bound = e->state.bound,
+		    .value = resolved ? e->value_before : e->state.value,
+		    .bound = resolved ? e->bound_before : e->state.bound,
 		    .op = event_op(r, sev),
 		    .period = &e->period,
 		    .severity = sev,

@@ -582,6 +582,7 @@ step(struct engine *e, size_t rule, int unit_id, const struct period *p,
 	struct stent *se;
 	enum alert_transition t;
 	enum severity before;
+	double value_before, bound_before;
 
 	if (!j->judged)
 		return;
@@ -589,6 +590,8 @@ step(struct engine *e, size_t rule, int unit_id, const struct period *p,
 	if (se == NULL)
 		return; /* never in breach and still fine */
 	before = se->st.firing ? se->st.severity : SEV_OK;
+	value_before = se->st.value;
+	bound_before = se->st.bound;
 	t = alert_step(r, &se->st, j, prior);
 	if (t == ALERT_NONE)
 		return;
@@ -601,6 +604,8 @@ step(struct engine *e, size_t rule, int unit_id, const struct period *p,
 	    .transition = t,
 	    .state = se->st,
 	    .severity_before = before,
+	    .value_before = value_before,
+	    .bound_before = bound_before,
 	    .tag = tag,
 	    .entry = (size_t)(se - e->states),
 	};
@@ -686,6 +691,59 @@ prior_breaches_agg(struct engine *e, const struct aggent *ag)
 			break;
 		n++;
 		cur = prev;
+	}
+	return n;
+}
+
+/*
+ * The periods other than p whose judgement by rule looks at p's figures
+ * (up to max, ascending): the for - 1 periods after p (school days for daily
+ * metrics), whose streaks count p; for year-on-year trends the period whose
+ * year before is p; for baselines the school days whose baseline holds p.
+ * A figure that arrives late or is corrected changes their judgement too,
+ * exactly as a restart (engine_evaluate_all) would judge them.
+ */
+static size_t
+dependents(const struct engine *e, size_t rule, int unit_id, const struct period *p,
+    struct period *out, size_t max)
+{
+	const struct rule *r = &e->rules->rules[rule];
+	struct period cur = *p, q, y;
+	size_t n = 0;
+	int follow = 0;
+
+	if (r->kind == RULE_THRESHOLD && r->for_periods > 1)
+		follow = r->for_periods - 1;
+	else if (r->kind == RULE_TREND && r->trend_mode == TREND_BASELINE &&
+	    p->kind == PERIOD_DAY)
+		follow = r->baseline_days;
+	for (int k = 0; k < follow && n < max; k++) {
+		if (cur.kind == PERIOD_DAY) {
+			int32_t d;
+
+			if (calendar_next_school_day(cal_of(e, unit_id), cur.start, &d) != 0)
+				break;
+			period_containing(PERIOD_DAY, d, &q);
+		} else {
+			period_next(&cur, &q);
+		}
+		out[n++] = q;
+		cur = q;
+	}
+	if (r->kind == RULE_TREND && r->trend_mode == TREND_YOY) {
+		int yy, mm, dd;
+
+		/* year_before maps a year's periods onto this one: for weeks
+		 * and days the one or two just after a year later. */
+		date_to_civil(p->start, &yy, &mm, &dd);
+		if (mm == 2 && dd == 29)
+			dd = 28;
+		period_containing(p->kind, date_from_civil(yy + 1, mm, dd) - 1, &q);
+		for (int k = 0; k < 3 && n < max; k++, period_next(&q, &q)) {
+			year_before(&q, &y);
+			if (y.start == p->start)
+				out[n++] = q;
+		}
 	}
 	return n;
 }
@@ -866,6 +924,42 @@ judge_aggregate(struct engine *e, struct aggent *ag, int32_t today, struct engin
 
 /* ---- applying commits ---- */
 
+/* Periods dependents() lists at most: a baseline's 64 days and a year. */
+#define DEPENDENTS_MAX 72
+
+/*
+ * Mark for judging, with the tag of the change, the held aggregates whose
+ * judgement looks at an aggregate touched in generation gen (dependents()),
+ * once each: those touched by the commit itself are the sources.
+ */
+static void
+touch_dependent_aggs(struct engine *e, unsigned gen)
+{
+	size_t nsrc = 0, *src = xcalloc(e->naggs + 1, sizeof *src);
+
+	for (size_t a = 0; a < e->naggs; a++)
+		if (e->aggs[a].touched == gen)
+			src[nsrc++] = a;
+	for (size_t k = 0; k < nsrc; k++) {
+		const struct aggent *ag = &e->aggs[src[k]];
+		struct period dep[DEPENDENTS_MAX];
+		size_t nd = dependents(e, ag->rule, ag->scope, &e->slices[ag->slice].p, dep,
+		    DEPENDENTS_MAX);
+
+		for (size_t d = 0; d < nd; d++) {
+			size_t s = slice_find(e, e->slices[ag->slice].metric_id, dep[d].start);
+			struct aggent *da = s == SIZE_MAX ? NULL :
+			    agg_get(e, ag->rule, s, ag->scope, false);
+
+			if (da != NULL && da->touched != gen) {
+				da->touched = gen;
+				da->tag = ag->tag;
+			}
+		}
+	}
+	free(src);
+}
+
 static bool
 rule_on_metric(const struct engine *e, size_t rule, int metric_id)
 {
@@ -888,13 +982,21 @@ engine_apply(struct engine *e, const struct engine_obs *obs, size_t n, int32_t t
 
 		for (size_t r = 0; r < e->rules->nrules; r++) {
 			const struct rule *rule = &e->rules->rules[r];
+			struct period dep[DEPENDENTS_MAX];
+			size_t nd;
 
 			if (e->ri[r].aggregate || !rule_on_metric(e, r, obs[i].metric_id) ||
 			    !in_population(rule, e->ri[r].metric, u))
 				continue;
 			judge_school(e, r, obs[i].unit_id, &obs[i].period, today, obs[i].tag, out);
+			nd = dependents(e, r, obs[i].unit_id, &obs[i].period, dep, DEPENDENTS_MAX);
+			for (size_t k = 0; k < nd; k++)
+				if (figure(e, obs[i].metric_id, dep[k].start, obs[i].unit_id) != NULL)
+					judge_school(e, r, obs[i].unit_id, &dep[k], today,
+					    obs[i].tag, out);
 		}
 	}
+	touch_dependent_aggs(e, gen);
 	for (size_t a = 0; a < e->naggs; a++) {
 		if (e->aggs[a].touched == gen)
 			judge_aggregate(e, &e->aggs[a], today, out);

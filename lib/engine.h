@@ -74,6 +74,8 @@ struct engine_event {
 	enum alert_transition transition;
 	struct alert_state state; /* after the change */
 	enum severity severity_before; /* in force before it (SEV_OK: none) */
+	double value_before, bound_before; /* the last judged before it (a
+	                                    * resolution: of the breach) */
 	int tag;          /* tag of the observation that caused it; -1: clock/start */
 	size_t entry;     /* for engine_set_alert_id */
 };
@@ -149,7 +151,10 @@ size_t engine_wants(const struct engine *e, const struct engine_obs *obs, size_t
  * Apply committed observations and evaluate what they touch: each school
  * rule of their metric for their unit, each aggregate containing them (once
  * per aggregate however many of its units changed), the missing-report
- * alerts they answer. Observations of slices the engine does not have are
+ * alerts they answer, and the held periods whose judgement looks back at
+ * them (the next `for` - 1 periods, next year's for year-on-year trends,
+ * the following school days for baselines), so that a late or corrected
+ * figure judges them as a restart would. Observations of slices the engine does not have are
  * applied to a new slice (what engine_wants lists should be loaded first).
  * Events and figures are appended to out.
  */

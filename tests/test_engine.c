@@ -408,6 +408,8 @@ Test(engine, school_threshold_escalates_and_resolves)
 	expect_events(1);
 	ev = check_event("class_size.school", 101, "2021", ALERT_RESOLVED, SEV_OK, 50, 56);
 	cr_expect_eq(ev->tag, 5101);
+	cr_expect(ev->value_before == 60 && ev->bound_before == 56,
+	    "the breach it ends, for its message: %g/%g", ev->value_before, ev->bound_before);
 	cr_expect_eq(firing_count(), 0);
 
 	/* Other units and periods are other episodes. */
@@ -1034,6 +1036,13 @@ Test(engine, trend_yoy_district)
 	check_event("myopia.district.yoy", D1, "2022", ALERT_FIRED, SEV_WARNING, 45.0 / 150.0,
 	    40.0 / 200.0);
 	check_figure("myopia.district.yoy", D1, 2, 5, true, 45, 150);
+	/* 2021 corrected to 70/200: 2022's 30% is a fall; judged again at once,
+	 * as a restart would. */
+	apply1(rate(102, M_MYOPIA, "2021", 40, 100, 2), "2022-12-01");
+	expect_events(1);
+	check_event("myopia.district.yoy", D1, "2022", ALERT_RESOLVED, SEV_OK, 45.0 / 150.0,
+	    40.0 / 200.0);
+	cr_expect_eq(out.events[0].tag, 2102, "caused by the correction");
 }
 
 /* ---- trend ---- */
@@ -1061,6 +1070,50 @@ Test(engine, trend_yoy)
 	apply1(rate(101, M_MYOPIA, "2022", 28, 100, 2), "2022-12-01");
 	expect_events(1);
 	check_event("myopia.yoy", 101, "2022", ALERT_RESOLVED, SEV_OK, 0.28, 0.3);
+}
+
+/* Last year's figure arriving late, or corrected, judges this year's again,
+ * as a restart would: the same figures give the same alerts. */
+Test(engine, trend_yoy_rejudged_when_last_year_changes)
+{
+	const struct engine_event *ev;
+
+	start("[" RULE("myopia.yoy", "trend", "myopia_rate", "school",
+	    ", 'trend': {'mode': 'yoy', 'direction': 'decrease'}") "]",
+	    NULL);
+	apply1(rate(101, M_MYOPIA, "2022", 32, 100, 1), "2022-12-01");
+	expect_events(0); /* nothing to compare with yet */
+	apply1(rate(101, M_MYOPIA, "2021", 30, 100, 1), "2022-12-01");
+	expect_events(1);
+	ev = check_event("myopia.yoy", 101, "2022", ALERT_FIRED, SEV_WARNING, 0.32, 0.3);
+	cr_expect_eq(ev->tag, 1101, "caused by last year's figure");
+	/* Last year corrected upwards: this year's 32% is a fall now. */
+	apply1(rate(101, M_MYOPIA, "2021", 35, 100, 2), "2022-12-01");
+	expect_events(1);
+	/* A resolution keeps the bound that was in force. */
+	ev = check_event("myopia.yoy", 101, "2022", ALERT_RESOLVED, SEV_OK, 0.32, 0.3);
+	cr_expect_eq(ev->tag, 2101);
+}
+
+/* Earlier school days reported after a later one complete its streak. */
+Test(engine, for_streak_completed_by_late_reports)
+{
+	static const char *const days[] = {"2022-03-02", "2022-03-03", "2022-03-04"};
+	const struct engine_event *ev;
+
+	start("[" SICK_FOR5 "]", NULL);
+	apply1(rate(101, M_SICK, "2022-03-08", 20, 100, 1), "2022-03-08");
+	expect_events(0);
+	for (size_t i = 0; i < ARRAY_LEN(days); i++) {
+		apply1(rate(101, M_SICK, days[i], 20, 100, 1), "2022-03-08");
+		expect_events(0);
+	}
+	/* Monday fills the gap: Tuesday is the fifth school day in breach. */
+	apply1(rate(101, M_SICK, "2022-03-07", 30, 100, 2), "2022-03-08");
+	expect_events(1);
+	ev = check_event("sick.for5", 101, "2022-03-08", ALERT_FIRED, SEV_WARNING, 0.2, 0.1);
+	cr_expect_eq(ev->state.streak, 5);
+	cr_expect_eq(ev->tag, 2101);
 }
 
 Test(engine, trend_baseline_spike)

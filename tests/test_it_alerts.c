@@ -27,23 +27,6 @@ static struct {
 	int port;
 } E;
 
-/* Wait until /readyz says the rules engine is built. */
-static void
-wait_alerts_ready(void)
-{
-	for (int i = 0; i < 200; i++) {
-		struct tl_resp r;
-		bool ok = tl_http(E.port, "GET", "/readyz", NULL, NULL, 0, &r) == 0 &&
-		    r.status == 200 && strstr(r.body, "\"alerts\":true") != NULL;
-
-		tl_resp_free(&r);
-		if (ok)
-			return;
-		usleep(50 * 1000);
-	}
-	cr_assert_fail("the rules engine did not become ready in 10 s");
-}
-
 static void
 start_daemon(void)
 {
@@ -51,7 +34,7 @@ start_daemon(void)
 	 * loaded machine. */
 	E.d = tl_daemon_start(E.db, "--alert-wait 60000");
 	E.port = tl_daemon_port(E.d);
-	wait_alerts_ready();
+	tl_wait_alerts_ready(E.port);
 }
 
 static void

@@ -930,3 +930,19 @@ tl_resp_header(const struct tl_resp *r, const char *name)
 		return NULL;
 	return value;
 }
+
+void
+tl_wait_alerts_ready(int port)
+{
+	for (int i = 0; i < 400; i++) {
+		struct tl_resp r;
+		bool ok = tl_http(port, "GET", "/readyz", NULL, NULL, 0, &r) == 0 &&
+		    r.status == 200 && strstr(r.body, "\"alerts\":true") != NULL;
+
+		tl_resp_free(&r);
+		if (ok)
+			return;
+		sleep_ms(50);
+	}
+	cr_assert_fail("the rules engine did not become ready in 20 s");
+}

@@ -111,6 +111,12 @@ int tl_daemon_stop(struct tl_daemon *d);
 /* SIGKILL the daemon, reap it and free d. */
 void tl_daemon_kill(struct tl_daemon *d);
 
+/*
+ * Wait up to 20 s until GET /readyz on port says the rules engine is built
+ * ("alerts":true). Fails the test otherwise.
+ */
+void tl_wait_alerts_ready(int port);
+
 /* A response read by tl_http(). body is NUL-terminated (also when empty). */
 struct tl_resp {
 	int status;
