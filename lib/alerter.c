@@ -181,6 +181,9 @@ struct alerter {
 	bool rebuild;    /* the rule set changed: rebuild between two jobs */
 	bool closing;
 	int64_t store_started;
+	size_t ev_done, fig_done;     /* stored so far of a->out (chunks) */
+	size_t chunk_events, chunk_figures; /* in the transaction in flight */
+	char (*shas)[65];             /* per rule: SHA-256 of its definition */
 	unsigned long long changes, stores, store_failures, early_answers;
 	double store_seconds;
 };
@@ -441,16 +444,22 @@ event_severity(const struct engine_event *ev)
 	return s == SEV_OK ? SEV_WARNING : s;
 }
 
+/* The SHA-256 of rule i's canonical definition, computed once per rule set. */
 static const char *
-rule_sha(const struct rule *r, char out[65])
+rule_sha(struct alerter *a, size_t i)
 {
-	char *canon = rule_canonical(r);
-	unsigned char d[SHA256_LEN];
+	if (a->shas == NULL) {
+		a->shas = xcalloc(a->rules->nrules + 1, sizeof *a->shas);
+		for (size_t k = 0; k < a->rules->nrules; k++) {
+			char *canon = rule_canonical(&a->rules->rules[k]);
+			unsigned char d[SHA256_LEN];
 
-	sha256(canon, strlen(canon), d);
-	hex_encode(d, SHA256_LEN, out);
-	free(canon);
-	return out;
+			sha256(canon, strlen(canon), d);
+			hex_encode(d, SHA256_LEN, a->shas[k]);
+			free(canon);
+		}
+	}
+	return a->shas[i];
 }
 
 static void store_done_cb(const struct pgc_outcome *out, void *arg);
@@ -468,6 +477,10 @@ store(struct alerter *a)
 	struct pgc_stmt st[3];
 	int ns = 0;
 	char day[16];
+	size_t chunk = a->cfg.store_chunk;
+	size_t ev_end = o->nevents - a->ev_done > chunk ? a->ev_done + chunk : o->nevents;
+	size_t fig_end = o->nfigures - a->fig_done > chunk ? a->fig_done + chunk : o->nfigures;
+	bool last = ev_end == o->nevents && fig_end == o->nfigures;
 
 	if (o->nevents == 0 && o->nfigures == 0 && !a->store_clock) {
 		answer_events(a, a->cur);
@@ -475,12 +488,12 @@ store(struct alerter *a)
 		return;
 	}
 	arrays_init(&ev, 18);
-	for (size_t i = 0; i < o->nevents; i++, ev.n++) {
+	for (size_t i = a->ev_done; i < ev_end; i++, ev.n++) {
 		const struct engine_event *e = &o->events[i];
 		const struct rule *r = &a->rules->rules[e->rule];
 		const struct unit *u = registry_by_id(reg, e->unit_id);
 		const struct metric *m = catalog_by_id(cat, e->metric_id);
-		char fp[ALERT_FINGERPRINT_LEN + 1], sha[65], per[PERIOD_STR_MAX];
+		char fp[ALERT_FINGERPRINT_LEN + 1], per[PERIOD_STR_MAX];
 		enum severity sev = event_severity(e);
 		bool resolved = e->transition == ALERT_RESOLVED;
 		/* A resolved alert keeps the message of its breach: rendered with
@@ -503,7 +516,7 @@ store(struct alerter *a)
 		alert_fingerprint(r->id, u != NULL ? u->code : "", &e->period, fp);
 		arr_text(&ev, 0, fp);
 		arr_text(&ev, 1, r->id);
-		arr_text(&ev, 2, rule_sha(r, sha));
+		arr_text(&ev, 2, rule_sha(a, e->rule));
 		arr_int(&ev, 3, e->unit_id);
 		arr_int(&ev, 4, e->metric_id);
 		arr_text(&ev, 5, per);
@@ -527,11 +540,11 @@ store(struct alerter *a)
 		free(msg);
 	}
 	arrays_end(&ev, 18, v1);
-	if (o->nevents > 0)
+	if (ev_end > a->ev_done)
 		st[ns++] = (struct pgc_stmt){"store_alerts", NULL, 18, v1};
 
 	arrays_init(&fg, 10);
-	for (size_t i = 0; i < o->nfigures; i++, fg.n++) {
+	for (size_t i = a->fig_done; i < fig_end; i++, fg.n++) {
 		const struct engine_figure *f = &o->figures[i];
 		char per[PERIOD_STR_MAX];
 
@@ -548,13 +561,23 @@ store(struct alerter *a)
 		arr_text(&fg, 9, f->judged ? "t" : "f");
 	}
 	arrays_end(&fg, 10, v2);
-	if (o->nfigures > 0)
+	if (fig_end > a->fig_done)
 		st[ns++] = (struct pgc_stmt){"store_figures", NULL, 10, v2};
 
 	snprintf(day, sizeof day, "%d", (int)a->clock_day);
 	v3[0] = day;
-	if (a->store_clock)
+	if (a->store_clock && last)
 		st[ns++] = (struct pgc_stmt){"store_clock", NULL, 1, v3};
+	if (ns == 0) {
+		/* Nothing left but a clock that is not ours to store. */
+		answer_events(a, a->cur);
+		job_finish(a, true);
+		arrays_free(&ev, 18);
+		arrays_free(&fg, 10);
+		return;
+	}
+	a->chunk_events = ev_end - a->ev_done;
+	a->chunk_figures = fig_end - a->fig_done;
 
 	a->busy = true;
 	a->store_started = now_usec();
@@ -589,18 +612,24 @@ store_done_cb(const struct pgc_outcome *out, void *arg)
 		return;
 	}
 	a->stores++;
-	a->changes += o->nevents;
+	a->changes += a->chunk_events;
 	a->store_seconds += (double)(now_usec() - a->store_started) / 1e6;
-	if (o->nevents > 0) {
+	if (a->chunk_events > 0) {
 		PGresult *res = out->results[0];
 
 		for (int i = 0; i < PQntuples(res); i++) {
 			long ord = atol(PQgetvalue(res, i, 0));
 
-			if (ord >= 1 && (size_t)ord <= o->nevents)
-				engine_set_alert_id(a->eng, o->events[ord - 1].entry,
+			if (ord >= 1 && (size_t)ord <= a->chunk_events)
+				engine_set_alert_id(a->eng, o->events[a->ev_done + ord - 1].entry,
 				    atoll(PQgetvalue(res, i, 1)));
 		}
+	}
+	a->ev_done += a->chunk_events;
+	a->fig_done += a->chunk_figures;
+	if (a->ev_done < o->nevents || a->fig_done < o->nfigures) {
+		store(a); /* the next chunk */
+		return;
 	}
 	answer_events(a, j);
 	job_finish(a, true);
@@ -887,6 +916,10 @@ start_build(struct alerter *a)
 	if (a->snap != NULL)
 		snapshot_release(a->snap);
 	a->snap = s;
+	if (a->rules != rules) {
+		free(a->shas);
+		a->shas = NULL;
+	}
 	a->rules = rules;
 	a->eng = engine_new(rules, s->registry, s->catalog, NULL);
 	engine_set_calendars(a->eng, a->cfg.cals, a->cfg.ncals);
@@ -954,6 +987,7 @@ start_job(struct alerter *a)
 	struct ajob *j = a->cur;
 
 	a->store_clock = false;
+	a->ev_done = a->fig_done = 0;
 	engine_out_reset(&a->out);
 	if (j->kind == JOB_TICK)
 		engine_forget(a->eng, today()); /* before any event names an entry */
@@ -1114,6 +1148,8 @@ alerter_new(struct event_base *base, const struct alerter_config *cfg, struct di
 	a->cfg = *cfg;
 	if (a->cfg.answer_timeout_ms <= 0)
 		a->cfg.answer_timeout_ms = 2000;
+	if (a->cfg.store_chunk == 0)
+		a->cfg.store_chunk = 5000;
 	a->dir = d;
 	a->rd = rd;
 	a->writer = w;
@@ -1157,6 +1193,7 @@ alerter_free(struct alerter *a)
 		job_free(j);
 	}
 	free(a->keys);
+	free(a->shas);
 	engine_out_free(&a->out);
 	engine_free(a->eng);
 	if (a->snap != NULL)

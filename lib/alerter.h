@@ -44,6 +44,11 @@ struct alerter_config {
 	const struct calendar *const *cals;
 	size_t ncals;
 	int answer_timeout_ms;      /* default 2000 when <= 0 */
+	/* Alert changes (and figures) per transaction at most (default 5000
+	 * when 0): a first start on a large registry may decide hundreds of
+	 * thousands at once. A job's changes then span several transactions;
+	 * its requests are answered after the last. */
+	size_t store_chunk;
 };
 
 /* Start at once; installs itself as the writer's observer. */

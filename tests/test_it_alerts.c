@@ -31,8 +31,9 @@ static void
 start_daemon(void)
 {
 	/* A generous alert wait: receipts must list their alerts even on a
-	 * loaded machine. */
-	E.d = tl_daemon_start(E.db, "--alert-wait 60000");
+	 * loaded machine. Tiny store chunks: every job that changes more
+	 * than 7 alerts spans several transactions. */
+	E.d = tl_daemon_start(E.db, "--alert-wait 60000 --alert-chunk 7");
 	E.port = tl_daemon_port(E.d);
 	tl_wait_alerts_ready(E.port);
 }

@@ -43,6 +43,7 @@ struct options {
 	long writers;
 	long alerts;
 	long alert_wait_ms;
+	long alert_chunk;
 	long batch_obs;
 	long queue;
 	long max_body;
@@ -89,6 +90,8 @@ static const struct opt_def opt_defs[] = {
     {"alert-wait", "EDUMON_ALERT_WAIT", OPT_LONG, OFF(alert_wait_ms), "2000", 1, 600000,
         "milliseconds a committed submission waits for its alerts before its receipt goes"
         " out with \"alerts\": null"},
+    {"alert-chunk", "EDUMON_ALERT_CHUNK", OPT_LONG, OFF(alert_chunk), "5000", 1, 1000000,
+        "alert changes stored per transaction at most"},
     {"writer-connections", "EDUMON_WRITER_CONNECTIONS", OPT_LONG, OFF(writers), "2", 1, 64,
         "database connections committing submissions"},
     {"batch-observations", "EDUMON_BATCH_OBSERVATIONS", OPT_LONG, OFF(batch_obs), "5000", 1,
@@ -495,6 +498,7 @@ main(int argc, char **argv)
 	acfg.cals = (const struct calendar *const *)d.cals;
 	acfg.ncals = d.ncals;
 	acfg.answer_timeout_ms = (int)o.alert_wait_ms;
+	acfg.store_chunk = (size_t)o.alert_chunk;
 	if (o.alerts)
 		d.alerter = alerter_new(d.base, &acfg, d.dir, d.rules, d.writer);
 	else
