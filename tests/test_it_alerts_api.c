@@ -175,11 +175,7 @@ setup(void)
 static void
 teardown(void)
 {
-	if (E.d != NULL)
-		cr_expect_eq(tl_daemon_stop(E.d), 0, "edumond exits 0 on SIGTERM");
-	if (E.pg != NULL)
-		PQfinish(E.pg);
-	free(E.db);
+	tl_fixture_end(&E.d, &E.pg, &E.db);
 	free(E.school);
 	free(E.reporter);
 	free(E.monitor);

@@ -56,11 +56,7 @@ start_env(const char *args)
 static void
 teardown(void)
 {
-	if (E.d != NULL)
-		cr_expect_eq(tl_daemon_stop(E.d), 0, "edumond exits 0 on SIGTERM");
-	if (E.pg != NULL)
-		PQfinish(E.pg);
-	free(E.db);
+	tl_fixture_end(&E.d, &E.pg, &E.db);
 	free(E.token_a);
 	free(E.token_b);
 	free(E.monitor);

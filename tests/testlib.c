@@ -946,3 +946,16 @@ tl_wait_alerts_ready(int port)
 	}
 	cr_assert_fail("the rules engine did not become ready in 20 s");
 }
+
+void
+tl_fixture_end(struct tl_daemon **d, PGconn **pg, char **db)
+{
+	if (*d != NULL)
+		cr_expect_eq(tl_daemon_stop(*d), 0, "edumond exits 0 on SIGTERM");
+	*d = NULL;
+	if (*pg != NULL)
+		PQfinish(*pg);
+	*pg = NULL;
+	free(*db);
+	*db = NULL;
+}

@@ -108,6 +108,13 @@ const char *tl_daemon_log(const struct tl_daemon *d);
  */
 int tl_daemon_stop(struct tl_daemon *d);
 
+/*
+ * The end of an integration test's fixture: stop *d and expect exit status
+ * 0 (a test assertion), close *pg, free *db. Each may point at NULL; all
+ * are left NULL.
+ */
+void tl_fixture_end(struct tl_daemon **d, PGconn **pg, char **db);
+
 /* SIGKILL the daemon, reap it and free d. */
 void tl_daemon_kill(struct tl_daemon *d);
 
