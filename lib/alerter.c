@@ -53,7 +53,9 @@ static const char sql_slices[] =
  * call (fired then resolved) update the row once, with the last; every
  * change becomes an event, in order. A row that fires again after being
  * resolved starts a new episode: fired_at is reset and the acknowledgement
- * cleared. Returns (ord, alert id) for every event.
+ * cleared. Every change is also announced on the NOTIFY channel
+ * edumon_alerts (delivered on commit, in order; see docs/analysts.md).
+ * Returns (ord, alert id) for every event.
  */
 static const char sql_store_alerts[] =
     "WITH ev AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[],"
@@ -92,7 +94,12 @@ static const char sql_store_alerts[] =
     " SELECT up.unit_id, up.id, ev.kind, ev.severity, ev.value, ev.bound, ev.sub_unit,"
     " ev.sub_id"
     " FROM ev JOIN up USING (fingerprint) ORDER BY ev.ord)"
-    " SELECT ev.ord, up.id FROM ev JOIN up USING (fingerprint) ORDER BY ev.ord";
+    " SELECT ord, id, pg_notify('edumon_alerts', json_build_object('alert', id, 'rule', rule_id,"
+    " 'unit', code, 'period', period, 'event', kind, 'severity', severity, 'state', state,"
+    " 'fingerprint', fingerprint)::text)"
+    " FROM (SELECT ev.ord, up.id, ev.rule_id, u.code, ev.period, ev.kind, ev.severity, ev.state,"
+    " ev.fingerprint FROM ev JOIN up USING (fingerprint) JOIN edumon.org_unit u"
+    " ON u.id = ev.unit_id ORDER BY ev.ord) s";
 
 static const char sql_store_figures[] =
     "INSERT INTO edumon.rule_figure AS f (rule_id, unit_id, period_start, period, value,"

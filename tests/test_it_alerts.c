@@ -540,3 +540,44 @@ Test(alerts, restart_catches_up_on_missed_deadlines)
 	cr_expect_eq(fired, school_days, "one missing-report alert per school day caught up on");
 	cr_expect_gt(fired, 5, "ten days hold at least six school days");
 }
+
+/* Every alert change is announced on NOTIFY edumon_alerts when it commits,
+ * before the receipt goes out. */
+Test(alerts, changes_are_announced_on_notify)
+{
+	PGconn *listener = tl_db_connect(E.db);
+	PGnotify *n;
+	cJSON *r, *payload;
+	long id;
+	int got = 0;
+	const char *kinds[2] = {"fired", "resolved"};
+
+	PQclear(PQexec(listener, "LISTEN edumon_alerts"));
+	r = post_csv(E.reporter, SCHOOL ",2026-2027-1,class_size_max,61,,\n");
+	id = expect_one_alert(r, "class_size.school", SCHOOL, "fired", "warning");
+	cJSON_Delete(r);
+	cJSON_Delete(post_csv(E.reporter, SCHOOL ",2026-2027-1,class_size_max,40,,\n"));
+	/* Both were committed before their receipts: they are waiting. */
+	for (int tries = 0; tries < 50 && got < 2; tries++) {
+		PQconsumeInput(listener);
+		while (got < 2 && (n = PQnotifies(listener)) != NULL) {
+			cr_expect_str_eq(n->relname, "edumon_alerts");
+			payload = cJSON_Parse(n->extra);
+			cr_assert_not_null(payload, "%s", n->extra);
+			if (strcmp(jstr(payload, "rule"), "class_size.school") == 0) {
+				cr_expect_eq((long)cJSON_GetObjectItemCaseSensitive(payload, "alert")->
+				    valuedouble, id);
+				cr_expect_str_eq(jstr(payload, "unit"), SCHOOL);
+				cr_expect_str_eq(jstr(payload, "period"), "2026-2027-1");
+				cr_expect_str_eq(jstr(payload, "event"), kinds[got], "in order");
+				got++;
+			}
+			cJSON_Delete(payload);
+			PQfreemem(n);
+		}
+		if (got < 2)
+			usleep(100 * 1000);
+	}
+	cr_expect_eq(got, 2, "fired and resolved were announced");
+	PQfinish(listener);
+}
