@@ -812,13 +812,16 @@ build_judge(struct alerter *a)
 	int32_t t = today();
 
 	warn_calendars(a, t);
+	int64_t t0 = now_usec();
+
 	engine_out_reset(&a->out);
 	engine_tick(a->eng, a->clock_day + 1, t, &a->out);
 	engine_evaluate_all(a->eng, t, &a->out);
 	a->clock_day = t;
 	a->store_clock = true;
-	log_info("alerter: engine built: %zu rules, %zu alert changes on start", a->rules->nrules,
-	    a->out.nevents);
+	log_info("alerter: engine built: %zu rules, %zu alert changes on start (judged in %.3f s"
+		 " on the event loop)", a->rules->nrules, a->out.nevents,
+	    (double)(now_usec() - t0) / 1e6);
 	store(a);
 }
 
