@@ -810,10 +810,10 @@ static void
 build_judge(struct alerter *a)
 {
 	int32_t t = today();
+	int64_t t0;
 
 	warn_calendars(a, t);
-	int64_t t0 = now_usec();
-
+	t0 = now_usec();
 	engine_out_reset(&a->out);
 	engine_tick(a->eng, a->clock_day + 1, t, &a->out);
 	engine_evaluate_all(a->eng, t, &a->out);

@@ -973,8 +973,12 @@ engine_apply(struct engine *e, const struct engine_obs *obs, size_t n, int32_t t
 	unsigned gen = ++e->gen;
 
 	for (size_t i = 0; i < n; i++) {
-		size_t s = slice_get(e, obs[i].metric_id, &obs[i].period);
+		size_t s;
 
+		/* Figures of metrics no rule judges are not kept. */
+		if (engine_lookback_days(e, obs[i].metric_id) < 0)
+			continue;
+		s = slice_get(e, obs[i].metric_id, &obs[i].period);
 		item_set(e, s, &obs[i]);
 	}
 	for (size_t i = 0; i < n; i++) {
