@@ -154,8 +154,9 @@ size_t engine_wants(const struct engine *e, const struct engine_obs *obs, size_t
  * alerts they answer, and the held periods whose judgement looks back at
  * them (the next `for` - 1 periods, next year's for year-on-year trends,
  * the following school days for baselines), so that a late or corrected
- * figure judges them as a restart would. Observations of slices the engine does not have are
- * applied to a new slice (what engine_wants lists should be loaded first).
+ * figure judges them as a restart would. Observations of slices the
+ * engine does not have are applied to a new slice (what engine_wants lists
+ * should be loaded first); those of metrics no rule judges are ignored.
  * Events and figures are appended to out.
  */
 void engine_apply(struct engine *e, const struct engine_obs *obs, size_t n, int32_t today,
