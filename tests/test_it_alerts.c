@@ -274,7 +274,7 @@ Test(alerts, quota_and_missing_resolve_when_the_figure_arrives)
 {
 	cJSON *r;
 	char *today = tl_query_value(E.pg,
-	    "SELECT to_char((now() AT TIME ZONE 'Asia/Shanghai')::date - 1, 'YYYY-MM-DD')");
+	    "SELECT to_char((now() AT TIME ZONE 'Asia/Shanghai')::date, 'YYYY-MM-DD')");
 	char csv[256];
 	int ndays = (int)qlong("SELECT extract(doy FROM (now() AT TIME ZONE 'Asia/Shanghai'))");
 
