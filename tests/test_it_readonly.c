@@ -1,11 +1,14 @@
 /*
- * test_it_readonly.c: the database turns read-only under a running edumond
- * (default_transaction_read_only, as a standby promoted the wrong way round
- * or an operator's safety switch would make it) and back. Submissions get a
- * clear 503, nothing is acknowledged that is not stored, the daemon keeps
- * serving health checks, and everything works again once the switch is off.
+ * test_it_readonly.c: operations under a running edumond.
+ * - The database turns read-only (default_transaction_read_only, as an
+ *   operator's safety switch or a failover to a standby would make it) and
+ *   back: submissions get a clear 503, nothing is acknowledged that is not
+ *   stored, the daemon keeps serving health checks, and everything works
+ *   again once the switch is off.
+ * - SIGHUP (reloads) while submissions flow: nothing is lost or refused.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,4 +134,24 @@ Test(readonly, refuses_clearly_and_recovers)
 		usleep(100 * 1000);
 	cr_expect_eq(count("SELECT count(*) FROM edumon.alert WHERE rule_id ="
 	    " 'class_size.school' AND state = 'firing'"), 1);
+}
+
+/* SIGHUP (reload registry, tokens and rules) while submissions flow:
+ * every submission is stored and answered 201, and the daemon stays up. */
+Test(readonly, sighup_under_load)
+{
+	struct tl_resp r;
+	int ok = 0;
+
+	for (int i = 0; i < 60; i++) {
+		if (i % 5 == 0)
+			cr_assert_eq(kill(tl_daemon_pid(E.d), SIGHUP), 0);
+		cr_assert_eq(post(100 + i, &r), 0, "request %d answered", i);
+		cr_expect_eq(r.status, 201, "request %d: %d %s", i, r.status, r.body);
+		ok += r.status == 201;
+		tl_resp_free(&r);
+	}
+	cr_expect_eq(ok, 60);
+	cr_expect_eq(count("SELECT count(*) FROM edumon.submission"), 60);
+	tl_wait_alerts_ready(tl_daemon_port(E.d));
 }
