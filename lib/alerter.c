@@ -198,16 +198,6 @@ struct alerter {
 static void pump(struct alerter *a);
 static void job_finish(struct alerter *a, bool stored);
 
-static int32_t
-today(void)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	localtime_r(&t, &tm);
-	return date_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-}
-
 /* ---- jobs ---- */
 
 /* Answer one batch; alerts[i] is request i's "alerts" (NULL: null). */
@@ -598,12 +588,6 @@ store(struct alerter *a)
 	arrays_free(&fg, 10);
 }
 
-static const char *
-transition_event(enum alert_transition t)
-{
-	return alert_transition_name(t);
-}
-
 static void
 store_done_cb(const struct pgc_outcome *out, void *arg)
 {
@@ -679,7 +663,7 @@ answer_events(struct alerter *a, struct ajob *j)
 		    .rule = a->rules->rules[e->rule].id,
 		    .unit = u != NULL ? u->code : "",
 		    .period = pers[at],
-		    .event = transition_event(e->transition),
+		    .event = alert_transition_name(e->transition),
 		    .severity = severity_name(event_severity(e)),
 		};
 	}
@@ -809,7 +793,7 @@ warn_calendars(const struct alerter *a, int32_t t)
 static void
 build_judge(struct alerter *a)
 {
-	int32_t t = today();
+	int32_t t = date_today();
 	int64_t t0;
 
 	warn_calendars(a, t);
@@ -828,7 +812,7 @@ build_judge(struct alerter *a)
 static void
 build_ticks(struct alerter *a)
 {
-	a->nkeys = engine_tick_wants(a->eng, a->clock_day + 1, today(), &a->keys);
+	a->nkeys = engine_tick_wants(a->eng, a->clock_day + 1, date_today(), &a->keys);
 	load_slices(a, build_judge);
 }
 
@@ -837,7 +821,7 @@ build_window(struct alerter *a)
 {
 	struct engine_slice_key *keys = NULL;
 	size_t n = 0, cap = 0;
-	int32_t t = today();
+	int32_t t = date_today();
 
 	for (size_t r = 0; r < a->rules->nrules; r++) {
 		const struct metric *m = catalog_by_code(a->snap->catalog, a->rules->rules[r].metric);
@@ -901,7 +885,8 @@ states_done_cb(const struct pgc_outcome *out, void *arg)
 	}
 	clk = out->results[1];
 	/* A first start judges today only: there is no past to catch up on. */
-	a->clock_day = PQntuples(clk) == 1 ? (int32_t)atol(PQgetvalue(clk, 0, 0)) : today() - 1;
+	a->clock_day = PQntuples(clk) == 1 ? (int32_t)atol(PQgetvalue(clk, 0, 0)) :
+	    date_today() - 1;
 	build_window(a);
 }
 
@@ -947,14 +932,14 @@ commit_apply(struct alerter *a)
 {
 	struct ajob *j = a->cur;
 
-	engine_apply(a->eng, j->obs, j->nobs, today(), &a->out);
+	engine_apply(a->eng, j->obs, j->nobs, date_today(), &a->out);
 	store(a);
 }
 
 static void
 tick_run(struct alerter *a)
 {
-	int32_t t = today();
+	int32_t t = date_today();
 
 	warn_calendars(a, t);
 	engine_tick(a->eng, a->tick_from, t, &a->out);
@@ -985,7 +970,7 @@ follow_directory(struct alerter *a)
 	engine_rebind(a->eng, s->registry, s->catalog);
 	snapshot_release(a->snap);
 	a->snap = s;
-	engine_evaluate_all(a->eng, today(), &a->out);
+	engine_evaluate_all(a->eng, date_today(), &a->out);
 	log_info("alerter: registry or catalog changed: %zu units, %zu metrics; judged again "
 		 "(%zu alert changes)", registry_count(s->registry), catalog_count(s->catalog),
 	    a->out.nevents);
@@ -1000,7 +985,7 @@ start_job(struct alerter *a)
 	a->ev_done = a->fig_done = 0;
 	engine_out_reset(&a->out);
 	if (j->kind == JOB_TICK)
-		engine_forget(a->eng, today()); /* before any event names an entry */
+		engine_forget(a->eng, date_today()); /* before any event names an entry */
 	if (j->kind != JOB_BUILD)
 		follow_directory(a);
 	switch (j->kind) {
@@ -1013,7 +998,7 @@ start_job(struct alerter *a)
 		return;
 	case JOB_TICK:
 		a->tick_from = a->clock_day + 1;
-		a->nkeys = engine_tick_wants(a->eng, a->tick_from, today(), &a->keys);
+		a->nkeys = engine_tick_wants(a->eng, a->tick_from, date_today(), &a->keys);
 		load_slices(a, tick_run);
 		return;
 	case JOB_REBIND:
@@ -1105,7 +1090,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 			log_info("alerter: rule set changed: rebuilding the engine");
 			a->rebuild = true;
 		}
-		if (today() != a->clock_day && !queued(a, JOB_TICK)) {
+		if (date_today() != a->clock_day && !queued(a, JOB_TICK)) {
 			struct ajob *j = xcalloc(1, sizeof *j);
 
 			j->kind = JOB_TICK;

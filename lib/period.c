@@ -29,6 +29,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -693,4 +694,14 @@ void
 period_prev(const struct period *p, struct period *out)
 {
 	period_containing(p->kind, p->start - 1, out);
+}
+
+int32_t
+date_today(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	return date_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }

@@ -14,7 +14,8 @@
  *
  * Dates are days since 1970-01-01 (proleptic Gregorian), so arithmetic is
  * integer arithmetic. Years are limited to 1900..2999. The module is pure:
- * "today" is always a parameter, never read from a clock.
+ * "today" is always a parameter, never read from a clock, except for
+ * date_today, which the daemon's I/O modules call to obtain it.
  */
 #ifndef EDUMON_PERIOD_H
 #define EDUMON_PERIOD_H
@@ -73,6 +74,9 @@ int period_parse(const char *s, struct period *out, char **cause);
 
 /* Canonical string of p into out (PERIOD_STR_MAX bytes); returns out. */
 char *period_format(const struct period *p, char *out, size_t len);
+
+/* Today in the process's time zone (edumond sets TZ from --timezone). */
+int32_t date_today(void);
 
 /* The period of the given kind that contains day. */
 void period_containing(enum period_kind kind, int32_t day, struct period *out);

@@ -215,17 +215,6 @@ handle_metrics(struct server *s, struct evhttp_request *req, const char *route)
 	buf_free(&b);
 }
 
-/* Today's date in the process's time zone (TZ is set at start-up). */
-static int32_t
-today(void)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-
-	localtime_r(&now, &tm);
-	return date_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-}
-
 /* The media type of a Content-Type header without parameters. */
 static bool
 media_is(const char *ct, const char *want)
@@ -412,7 +401,7 @@ handle_submit(struct server *s, struct evhttp_request *req, const char *route)
 	pctx.catalog = snap->catalog;
 	pctx.registry = snap->registry;
 	pctx.principal = &who;
-	pctx.today = today();
+	pctx.today = date_today();
 	pctx.limits.max_observations = s->cfg.max_observations;
 	pctx.limits.max_depth = s->cfg.max_json_depth;
 	st = csv ? payload_parse_csv(&pctx, text, len, &p, &pres)
