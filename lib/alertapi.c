@@ -843,8 +843,8 @@ job_done_cb(const struct pgc_outcome *out, void *arg)
 		free(j);
 		return;
 	}
-	/* get: alert, events; ack: the update, then the alert. */
-	res = out->results[j->op == OP_ACK ? 1 : 0];
+	/* get: alert, events; ack: the lock, the update, then the alert. */
+	res = out->results[j->op == OP_ACK ? 2 : 0];
 	buf_init(&b);
 	if (j->op == OP_LIST)
 		render_list(&b, res, j->limit);
@@ -929,7 +929,7 @@ alertapi_get(struct alertapi *a, int64_t id, int scope_unit_id, alertapi_cb cb, 
 {
 	char ids[24], scope[16];
 	const char *v[2];
-	struct pgc_stmt stmts[2];
+	struct pgc_stmt stmts[3];
 
 	v[0] = int_param(id, ids, sizeof ids);
 	v[1] = int_param(scope_unit_id, scope, sizeof scope);
@@ -944,15 +944,19 @@ alertapi_ack(struct alertapi *a, int64_t id, const struct principal *who,
 {
 	char ids[24], scope[16], token[16];
 	const char *v[5];
-	struct pgc_stmt stmts[2];
+	struct pgc_stmt stmts[3];
 
 	v[0] = int_param(id, ids, sizeof ids);
 	v[1] = int_param(who->role == ROLE_ADMIN ? 0 : who->unit_id, scope, sizeof scope);
 	v[2] = int_param(who->token_id, token, sizeof token);
 	v[3] = ack->by;
 	v[4] = ack->note;
-	/* One job, one implicit transaction: the update and event, then the row. */
-	stmts[0] = (struct pgc_stmt){"alert_ack", NULL, 5, v};
-	stmts[1] = (struct pgc_stmt){"alert_get", NULL, 2, v};
-	return submit(a, OP_ACK, 0, stmts, 2, cb, arg);
+	/* One job, one implicit transaction: the event lock (event ids in
+	 * commit order, schema/0006_delivery.sql), the update and event, then
+	 * the row. */
+	stmts[0] = (struct pgc_stmt){NULL, "SELECT pg_advisory_xact_lock(edumon.event_lock_key())",
+	    0, NULL};
+	stmts[1] = (struct pgc_stmt){"alert_ack", NULL, 5, v};
+	stmts[2] = (struct pgc_stmt){"alert_get", NULL, 2, v};
+	return submit(a, OP_ACK, 0, stmts, 3, cb, arg);
 }

@@ -101,6 +101,11 @@ static const char sql_store_alerts[] =
     " ev.fingerprint FROM ev JOIN up USING (fingerprint) JOIN edumon.org_unit u"
     " ON u.id = ev.unit_id ORDER BY ev.ord) s";
 
+/* Taken by every writer of alert_event before inserting; see
+ * schema/0006_delivery.sql. */
+static const char sql_event_lock[] =
+    "SELECT pg_advisory_xact_lock(edumon.event_lock_key())";
+
 static const char sql_store_figures[] =
     "INSERT INTO edumon.rule_figure AS f (rule_id, unit_id, period_start, period, value,"
     " numerator, denominator, reported, expected, judged, updated_at)"
@@ -471,7 +476,7 @@ store(struct alerter *a)
 	const struct catalog *cat = a->snap->catalog;
 	struct arrays ev, fg;
 	const char *v1[18], *v2[10], *v3[1];
-	struct pgc_stmt st[3];
+	struct pgc_stmt st[4];
 	int ns = 0;
 	char day[16];
 	size_t chunk = a->cfg.store_chunk;
@@ -537,8 +542,12 @@ store(struct alerter *a)
 		free(msg);
 	}
 	arrays_end(&ev, 18, v1);
-	if (ev_end > a->ev_done)
+	if (ev_end > a->ev_done) {
+		/* Event ids in commit order (0006_delivery): the dispatcher's and
+		 * the stream's cursors must never pass an uncommitted id. */
+		st[ns++] = (struct pgc_stmt){NULL, sql_event_lock, 0, NULL};
 		st[ns++] = (struct pgc_stmt){"store_alerts", NULL, 18, v1};
+	}
 
 	arrays_init(&fg, 10);
 	for (size_t i = a->fig_done; i < fig_end; i++, fg.n++) {
@@ -606,7 +615,7 @@ store_done_cb(const struct pgc_outcome *out, void *arg)
 	a->changes += a->chunk_events;
 	a->store_seconds += (double)(now_usec() - a->store_started) / 1e6;
 	if (a->chunk_events > 0) {
-		PGresult *res = out->results[0];
+		PGresult *res = out->results[1]; /* after the event lock */
 
 		for (int i = 0; i < PQntuples(res); i++) {
 			long ord = atol(PQgetvalue(res, i, 0));
