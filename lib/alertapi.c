@@ -623,8 +623,6 @@ alert_event_json(struct buf *b, const char *const *c)
 
 /* Reads are interactive: a query that takes longer is cut off (503). */
 #define STATEMENT_TIMEOUT_MS 10000
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 /* RFC 3339 UTC text of a timestamptz column. */
 #define TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"

@@ -166,6 +166,8 @@ struct ajob {
 struct alerter {
 	struct event_base *base;
 	struct alerter_config cfg;
+	void (*stored_cb)(void *);
+	void *stored_arg;
 	struct directory *dir;
 	struct rulesd *rd;
 	struct writer *writer;
@@ -625,6 +627,8 @@ store_done_cb(const struct pgc_outcome *out, void *arg)
 				    atoll(PQgetvalue(res, i, 1)));
 		}
 	}
+	if (a->chunk_events > 0 && a->stored_cb != NULL)
+		a->stored_cb(a->stored_arg);
 	a->ev_done += a->chunk_events;
 	a->fig_done += a->chunk_figures;
 	if (a->ev_done < o->nevents || a->fig_done < o->nfigures) {
@@ -1203,6 +1207,13 @@ alerter_free(struct alerter *a)
 	if (a->snap != NULL)
 		snapshot_release(a->snap);
 	free(a);
+}
+
+void
+alerter_set_stored_cb(struct alerter *a, void (*cb)(void *), void *arg)
+{
+	a->stored_cb = cb;
+	a->stored_arg = arg;
 }
 
 bool

@@ -56,6 +56,9 @@ struct alerter *alerter_new(struct event_base *base, const struct alerter_config
     struct directory *d, struct rulesd *rd, struct writer *w);
 /* Answer every commit held (without alerts) and free. NULL is a no-op. */
 void alerter_free(struct alerter *a);
+/* Call cb(arg) after every transaction that stored alert events (the
+ * dispatcher's wake-up); NULL to stop. */
+void alerter_set_stored_cb(struct alerter *a, void (*cb)(void *), void *arg);
 /* True once the engine is built and the connection is up. */
 bool alerter_ready(const struct alerter *a);
 

@@ -25,6 +25,7 @@
 #include "receipt.h"
 #include "rules.h"
 #include "alerter.h"
+#include "dispatch.h"
 #include "rulesd.h"
 #include "stats.h"
 #include "util.h"
@@ -37,6 +38,7 @@ struct server {
 	struct directory *dir;
 	struct rulesd *rules;
 	struct alerter *alerter;
+	struct dispatch *dispatch;
 	struct alertapi *alerts;
 	struct stats *stats;
 	struct evhttp *http;
@@ -208,6 +210,8 @@ handle_metrics(struct server *s, struct evhttp_request *req, const char *route)
 	}
 	if (s->alerter != NULL)
 		alerter_gauges(s->alerter, &g);
+	if (s->dispatch != NULL)
+		dispatch_gauges(s->dispatch, &g);
 	buf_init(&b);
 	stats_render(s->stats, &g, &b);
 	reply(s, req, route, now_usec(), 200, "text/plain; version=0.0.4; charset=utf-8", b.data,
@@ -788,6 +792,12 @@ void
 server_set_alerter(struct server *s, struct alerter *a)
 {
 	s->alerter = a;
+}
+
+void
+server_set_dispatch(struct server *s, struct dispatch *p)
+{
+	s->dispatch = p;
 }
 
 void

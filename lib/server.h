@@ -42,6 +42,9 @@ struct alerter;
  * ("alerts": true), which does not change the status (ingest works without
  * it). */
 void server_set_alerter(struct server *s, struct alerter *a);
+/* The notification dispatcher, for /metrics (NULL: delivery is off). */
+struct dispatch;
+void server_set_dispatch(struct server *s, struct dispatch *p);
 struct rulesd;
 /* The rule set in force, shown in /readyz and /metrics (may be unset). */
 void server_set_rules(struct server *s, struct rulesd *r);

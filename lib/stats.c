@@ -236,4 +236,35 @@ stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *ou
 	    g->alerts_ready, g->alerts_firing, g->alert_jobs_queued, g->engine_figures,
 	    g->alert_changes, g->alert_stores, g->alert_store_seconds, g->alert_store_failures,
 	    g->alert_early_answers);
+	buf_printf(out,
+	    "# HELP edumon_notify_ready Whether the notification dispatcher is connected.\n"
+	    "# TYPE edumon_notify_ready gauge\n"
+	    "edumon_notify_ready %d\n"
+	    "# HELP edumon_notifications_pending Notifications waiting to be sent or retried.\n"
+	    "# TYPE edumon_notifications_pending gauge\n"
+	    "edumon_notifications_pending %zu\n"
+	    "# HELP edumon_notification_requests_in_flight Outgoing HTTP requests running.\n"
+	    "# TYPE edumon_notification_requests_in_flight gauge\n"
+	    "edumon_notification_requests_in_flight %zu\n"
+	    "# HELP edumon_notifications_total Notifications (alert event x channel) by outcome.\n"
+	    "# TYPE edumon_notifications_total counter\n"
+	    "edumon_notifications_total{outcome=\"matched\"} %llu\n"
+	    "edumon_notifications_total{outcome=\"silenced\"} %llu\n"
+	    "edumon_notifications_total{outcome=\"delivered\"} %llu\n"
+	    "edumon_notifications_total{outcome=\"failed\"} %llu\n"
+	    "# HELP edumon_notification_messages_total Messages sent to receivers (a digest is one).\n"
+	    "# TYPE edumon_notification_messages_total counter\n"
+	    "edumon_notification_messages_total %llu\n"
+	    "# HELP edumon_notification_retries_total Messages not delivered and scheduled again.\n"
+	    "# TYPE edumon_notification_retries_total counter\n"
+	    "edumon_notification_retries_total %llu\n"
+	    "# HELP edumon_notification_reminders_total Reminders added for unacknowledged alerts.\n"
+	    "# TYPE edumon_notification_reminders_total counter\n"
+	    "edumon_notification_reminders_total %llu\n"
+	    "# HELP edumon_alertmanager_repush_failures_total Alertmanager re-pushes that failed.\n"
+	    "# TYPE edumon_alertmanager_repush_failures_total counter\n"
+	    "edumon_alertmanager_repush_failures_total %llu\n",
+	    g->notify_ready, g->notify_pending, g->notify_in_flight, g->notify_matched,
+	    g->notify_silenced, g->notify_delivered, g->notify_failed, g->notify_messages,
+	    g->notify_retries, g->notify_reminders, g->notify_repush_failures);
 }

@@ -45,6 +45,18 @@ struct stats_gauges {
 	unsigned long long alert_store_failures;
 	unsigned long long alert_early_answers; /* receipts sent with "alerts": null */
 	double alert_store_seconds;
+	/* Delivery (lib/dispatch.h); all zero when it is off. */
+	int notify_ready;
+	size_t notify_pending;    /* notification rows waiting to be sent */
+	size_t notify_in_flight;  /* HTTP requests running */
+	unsigned long long notify_matched;   /* notification rows made (event x channel) */
+	unsigned long long notify_silenced;  /* ... of which muted by a silence */
+	unsigned long long notify_delivered; /* events delivered */
+	unsigned long long notify_failed;    /* events given up */
+	unsigned long long notify_messages;  /* HTTP messages sent (any outcome) */
+	unsigned long long notify_retries;   /* messages to be tried again */
+	unsigned long long notify_reminders; /* reminder events added */
+	unsigned long long notify_repush_failures; /* Alertmanager re-pushes that failed */
 };
 
 /* Append the exposition text to out. */

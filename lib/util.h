@@ -23,6 +23,10 @@
 #define NORETURN
 #endif
 
+/* A macro argument as a string literal, after expansion. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
 /* Grow *p to nmemb elements of size bytes, checking the product for overflow. */

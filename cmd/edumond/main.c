@@ -22,6 +22,7 @@
 #include "directory.h"
 #include "log.h"
 #include "alerter.h"
+#include "dispatch.h"
 #include "calendar.h"
 #include "ratelimit.h"
 #include "rulesd.h"
@@ -55,6 +56,13 @@ struct options {
 	long drain;
 	long stmt_timeout_ms;
 	long rate_burst;
+	long notify;
+	long group_wait_ms;
+	long remind_s;
+	long retry_horizon_s;
+	long notify_timeout_ms;
+	long am_resend_s;
+	char *external_url;
 };
 
 enum opt_type { OPT_STR, OPT_LONG };
@@ -118,6 +126,21 @@ static const struct opt_def opt_defs[] = {
         "submissions per token: N (a second) or N/s, N/min, N/h, N/d; 0: no limit"},
     {"rate-burst", "EDUMON_RATE_BURST", OPT_LONG, OFF(rate_burst), "0", 0, RATELIMIT_MAX_BURST,
         "submissions per token at once; 0: the larger of 20 and the N of --rate-limit"},
+    {"notify", "EDUMON_NOTIFY", OPT_LONG, OFF(notify), "1", 0, 1,
+        "1: deliver alert events to the configured channels (with --alerts 1); 0: do not"},
+    {"notify-group-wait", "EDUMON_NOTIFY_GROUP_WAIT", OPT_LONG, OFF(group_wait_ms), "2000", 1,
+        600000, "milliseconds a channel's first event waits for others to share its message"},
+    {"remind-interval", "EDUMON_REMIND_INTERVAL", OPT_LONG, OFF(remind_s), "86400", 0,
+        31536000, "seconds after which a firing alert nobody acknowledged is announced again;"
+        " 0: never"},
+    {"notify-retry-horizon", "EDUMON_NOTIFY_RETRY_HORIZON", OPT_LONG, OFF(retry_horizon_s),
+        "86400", 1, 31536000, "seconds of failed attempts after which a notification is given up"},
+    {"notify-timeout", "EDUMON_NOTIFY_TIMEOUT", OPT_LONG, OFF(notify_timeout_ms), "10000", 100,
+        600000, "milliseconds a receiver has to answer one message"},
+    {"alertmanager-resend", "EDUMON_ALERTMANAGER_RESEND", OPT_LONG, OFF(am_resend_s), "60", 1,
+        86400, "seconds between re-pushes of firing alerts to Alertmanager channels"},
+    {"external-url", "EDUMON_EXTERNAL_URL", OPT_STR, OFF(external_url), "", 0, 0,
+        "the address people reach edumon at (https://...), for links in notifications"},
 };
 
 struct daemon {
@@ -127,6 +150,7 @@ struct daemon {
 	struct directory *dir;
 	struct rulesd *rules;
 	struct alerter *alerter;
+	struct dispatch *dispatch;
 	struct calendar **cals;
 	size_t ncals;
 	struct server *server;
@@ -422,6 +446,16 @@ libevent_log_cb(int severity, const char *msg)
 	    "libevent: %s", msg);
 }
 
+/* The alerter committed alert events: the dispatcher need not wait for
+ * its next poll. */
+static void
+stored_cb(void *arg)
+{
+	struct daemon *d = arg;
+
+	dispatch_nudge(d->dispatch);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -499,9 +533,23 @@ main(int argc, char **argv)
 	acfg.ncals = d.ncals;
 	acfg.answer_timeout_ms = (int)o.alert_wait_ms;
 	acfg.store_chunk = (size_t)o.alert_chunk;
-	if (o.alerts)
+	if (o.alerts) {
+		struct dispatch_config dcfg = {
+		    .conninfo = o.database,
+		    .group_wait_ms = (int)o.group_wait_ms,
+		    .remind_interval_s = o.remind_s,
+		    .retry_horizon_ms = (int64_t)o.retry_horizon_s * 1000,
+		    .http_timeout_ms = (int)o.notify_timeout_ms,
+		    .am_resend_s = (int)o.am_resend_s,
+		    .external_url = o.external_url[0] != '\0' ? o.external_url : NULL,
+		};
+
 		d.alerter = alerter_new(d.base, &acfg, d.dir, d.rules, d.writer);
-	else
+		if (o.notify) {
+			d.dispatch = dispatch_new(d.base, &dcfg, d.dir, d.rules);
+			alerter_set_stored_cb(d.alerter, stored_cb, &d);
+		}
+	} else
 		log_warn("alerts are off (--alerts 0): rules are loaded but not evaluated");
 	scfg.conninfo = o.database;
 	scfg.host = host;
@@ -520,6 +568,7 @@ main(int argc, char **argv)
 	d.server = server_new(d.base, &scfg, d.writer, d.dir, d.stats);
 	server_set_rules(d.server, d.rules);
 	server_set_alerter(d.server, d.alerter);
+	server_set_dispatch(d.server, d.dispatch);
 	if (server_listen(d.server, &cause) < 0) {
 		log_error("%s", cause);
 		free(cause);
@@ -550,6 +599,7 @@ out:
 	 * writer), then the writer: it answers what it still holds through
 	 * the server. */
 	alerter_free(d.alerter);
+	dispatch_free(d.dispatch);
 	writer_free(d.writer);
 	if (d.server != NULL)
 		server_free(d.server);
