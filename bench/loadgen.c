@@ -30,6 +30,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <getopt.h>
 #include <libpq-fe.h>
 #include <math.h>
@@ -1218,6 +1219,89 @@ usage(FILE *f)
 	    "  --plan               print what a submission holds and one body, then exit\n");
 }
 
+/* ---- receive: a notification receiver for the delivery benchmark ---- */
+
+struct receiver_counts {
+	unsigned long long requests;
+	unsigned long long bytes;
+	unsigned long long alerts; /* items of webhook bodies ("fingerprint" keys) */
+};
+
+static void
+receive_cb(struct evhttp_request *req, void *arg)
+{
+	struct receiver_counts *c = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	char *body = xmalloc(len + 1);
+	const char *q = body;
+	struct evbuffer *out = evbuffer_new();
+
+	evbuffer_remove(in, body, len);
+	body[len] = '\0';
+	c->requests++;
+	c->bytes += len;
+	while ((q = strstr(q, "\"fingerprint\":")) != NULL) {
+		c->alerts++;
+		q++;
+	}
+	free(body);
+	evbuffer_add_printf(out, "{\"errcode\":0,\"errmsg\":\"ok\"}");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/json");
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
+static void
+receive_stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/*
+ * `edumon-bench receive`: answer every POST on 127.0.0.1 (an ephemeral
+ * port, printed as "receiving on PORT") with 200 and a robot's "ok", until
+ * SIGTERM or SIGINT; then print what arrived.
+ */
+static int
+receive_main(void)
+{
+	struct receiver_counts c = {0};
+	struct event_base *base = event_base_new();
+	struct evhttp *http = base != NULL ? evhttp_new(base) : NULL;
+	struct evhttp_bound_socket *bs;
+	struct event *term, *intr;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof sa;
+
+	if (http == NULL || (bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0)) == NULL) {
+		fprintf(stderr, "edumon-bench: receive: cannot listen on 127.0.0.1\n");
+		return 1;
+	}
+	evhttp_set_gencb(http, receive_cb, &c);
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &sl) != 0) {
+		fprintf(stderr, "edumon-bench: receive: getsockname: %s\n", strerror(errno));
+		return 1;
+	}
+	term = evsignal_new(base, SIGTERM, receive_stop_cb, base);
+	intr = evsignal_new(base, SIGINT, receive_stop_cb, base);
+	event_add(term, NULL);
+	event_add(intr, NULL);
+	printf("receiving on %d\n", ntohs(sa.sin_port));
+	fflush(stdout);
+	event_base_dispatch(base);
+	printf("received: %llu requests, %llu bytes, %llu webhook alerts\n", c.requests, c.bytes,
+	    c.alerts);
+	event_free(term);
+	event_free(intr);
+	evhttp_free(http);
+	event_base_free(base);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1250,6 +1334,9 @@ main(int argc, char **argv)
 	bool plan_only = false;
 	char *text, *cause = NULL;
 	size_t len;
+
+	if (argc == 2 && strcmp(argv[1], "receive") == 0)
+		return receive_main();
 	int opt, fy, fm;
 	struct rusage ru;
 

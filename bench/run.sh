@@ -30,6 +30,9 @@
 #   --batch N         [BENCH_BATCH]         edumond --batch-observations (its default)
 #   --alerts 0|1      [BENCH_ALERTS]        edumond --alerts: rules evaluated (1, default)
 #                                           or ingest only (0)
+#   --notify 0|1      [BENCH_NOTIFY]        with alerts: deliver every alert event to a
+#                                           webhook receiver on loopback (1, default)
+#   --group-wait MS   [BENCH_GROUP_WAIT]    edumond --notify-group-wait (its default)
 #   --latency S       [BENCH_LATENCY]       1-connection run, seconds (5; 0 skips)
 #   --paced S         [BENCH_PACED]         paced run, seconds (10; 0 skips)
 #   --paced-share P   [BENCH_PACED_SHARE]   ... offering P% of the main run's rate (50)
@@ -56,6 +59,8 @@ nobs=${BENCH_OBSERVATIONS:-20}
 writers=${BENCH_WRITERS:-}
 batch=${BENCH_BATCH:-}
 alerts=${BENCH_ALERTS:-1}
+notify=${BENCH_NOTIFY:-1}
+group_wait=${BENCH_GROUP_WAIT:-}
 latency=${BENCH_LATENCY:-5}
 corrections=${BENCH_CORRECTIONS:-10}
 paced=${BENCH_PACED:-10}
@@ -73,6 +78,8 @@ while [ $# -gt 0 ]; do
 	--writers) writers=$2; shift ;;
 	--batch) batch=$2; shift ;;
 	--alerts) alerts=$2; shift ;;
+	--notify) notify=$2; shift ;;
+	--group-wait) group_wait=$2; shift ;;
 	--latency) latency=$2; shift ;;
 	--corrections) corrections=$2; shift ;;
 	--paced) paced=$2; shift ;;
@@ -99,6 +106,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/edumon-bench.XXXXXX")
 pg=$tmp/pg
 daemon_pid=
 perf_pid=
+recv_pid=
+[ "$alerts" = 1 ] || notify=0
 
 cleanup() {
 	rc=$?
@@ -108,6 +117,9 @@ cleanup() {
 	if [ -n "$perf_pid" ] && kill -0 "$perf_pid" 2>/dev/null; then
 		kill -INT "$perf_pid" 2>/dev/null || true
 		wait "$perf_pid" 2>/dev/null || true
+	fi
+	if [ -n "$recv_pid" ] && kill -0 "$recv_pid" 2>/dev/null; then
+		kill -TERM "$recv_pid" 2>/dev/null || true
 	fi
 	if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
 		kill -TERM "$daemon_pid" 2>/dev/null || true
@@ -177,8 +189,29 @@ done
 EDUMON_TOKEN=$("$BUILD/edumon" --database "$ci" token create --reporter 320703 --label bench)
 export EDUMON_TOKEN
 
+# --- notification receiver ---------------------------------------------------
+# A webhook channel on the district (all of the bench's alerts), without a
+# rate limit, made before edumond starts so that it receives the start-up
+# judgement too: the delivery throughput figure.
+if [ "$notify" = 1 ]; then
+	"$BUILD/edumon-bench" receive >"$tmp/recv.out" &
+	recv_pid=$!
+	i=0
+	until grep -q '^receiving on' "$tmp/recv.out" 2>/dev/null; do
+		[ $i -lt 100 ] || die "the notification receiver did not start"
+		sleep 0.1
+		i=$((i + 1))
+	done
+	recv_port=$(sed -n 's/^receiving on //p' "$tmp/recv.out")
+	psql_do edumon -c "INSERT INTO edumon.channel (unit_id, kind, name, url, secret,
+	    min_severity, subunits, allow_private, rate_per_min)
+	    SELECT id, 'webhook', 'bench', 'http://127.0.0.1:$recv_port/hook', 'bench', 'info',
+	    true, true, 0 FROM edumon.org_unit WHERE code = '320703'"
+fi
+
 # --- edumond ------------------------------------------------------------------
 set -- --listen 127.0.0.1:0 --database "$ci"
+[ -n "$group_wait" ] && set -- "$@" --notify-group-wait "$group_wait"
 [ -n "$writers" ] && set -- "$@" --writer-connections "$writers"
 [ -n "$batch" ] && set -- "$@" --batch-observations "$batch"
 set -- "$@" --alerts "$alerts"
@@ -215,6 +248,37 @@ if [ "$alerts" = 1 ]; then
 	changes=$(curl -fsS "$url/metrics" | awk '$1 == "edumon_alert_changes_total" { print $2 }')
 	awk -v a="$t0" -v b="$t1" -v n="$nschools" -v c="$changes" 'BEGIN {
 		printf "alerts: rules engine built in %.1f s for %d schools (%d alert changes stored on start)\n", b - a, n, c }'
+fi
+# Wait until every event so far is matched and delivered (or given up).
+delivery_wait() {
+	i=0
+	until [ "$(psql_do edumon -At -c "SELECT (SELECT last_event_id FROM edumon.delivery_cursor)
+	    >= (SELECT coalesce(max(id), 0) FROM edumon.alert_event) AND NOT EXISTS
+	    (SELECT 1 FROM edumon.notification WHERE state = 'pending')")" = t ]; do
+		[ $i -lt 6000 ] || die "notifications still pending after 600 s"
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+# Delivery of the notifications of events recorded from $1 on: count,
+# messages, delay from the event's transaction to the delivery's record.
+delivery_report() {
+	psql_do edumon -At -F ' ' -c "SELECT count(*), count(DISTINCT n.delivery_id),
+	    coalesce(round(extract(epoch FROM max(n.done_at) - min(e.at))::numeric, 2), 0),
+	    coalesce(round((percentile_cont(0.5) WITHIN GROUP (ORDER BY
+	        extract(epoch FROM n.done_at - e.at)))::numeric * 1000), 0),
+	    coalesce(round((percentile_cont(0.99) WITHIN GROUP (ORDER BY
+	        extract(epoch FROM n.done_at - e.at)))::numeric * 1000), 0),
+	    count(*) FILTER (WHERE n.state <> 'delivered')
+	    FROM edumon.notification n JOIN edumon.alert_event e
+	    ON e.alert_unit_id = n.alert_unit_id AND e.id = n.event_id WHERE e.at >= '$1'"
+}
+gw_ms=${group_wait:-2000}
+if [ "$notify" = 1 ]; then
+	delivery_wait
+	delivery_report '-infinity' | awk -v gw="$gw_ms" '{
+		printf "delivery: start-up: %d events in %d messages, %.2f s from the first event to the last delivery (%.0f events/s); delay p50 %d ms, p99 %d ms (group wait %d ms); not delivered %d\n", $1, $2, $3, ($3 > 0 ? $1 / $3 : 0), $4, $5, gw, $6 }' |
+	    tee "$tmp/delivery.out"
 fi
 
 # Counters of /metrics (a sum over label sets) and the daemon's CPU seconds.
@@ -271,6 +335,7 @@ fi
 # Start from a clean slate: the set-up's writes flushed (the COPY phase does
 # the same before its timed COPY).
 psql_do edumon -c CHECKPOINT
+main_start=$(psql_do edumon -At -c "SELECT now()")
 # Snapshots at the start and end of the measured window (the COPY that
 # follows it must not count in the machine's CPU figures).
 (sleep "$warmup"; snapshot >"$tmp/snap.start"; sleep "$duration"; snapshot >"$tmp/snap.end") &
@@ -282,6 +347,16 @@ report_delta "$(cat "$tmp/snap.start")" "$(cat "$tmp/snap.end")" "$duration"
 if [ -n "$perf_pid" ]; then
 	wait "$perf_pid" || true
 	perf_pid=
+fi
+
+if [ "$notify" = 1 ]; then
+	main_end=$(psql_do edumon -At -c "SELECT now()")
+	delivery_wait
+	psql_do edumon -At -F ' ' -c "SELECT count(*) FROM edumon.alert_event
+	    WHERE at >= '$main_start' AND at < '$main_end'" >"$tmp/main_events"
+	delivery_report "$main_start" | awk -v gw="$gw_ms" -v ev="$(cat "$tmp/main_events")" '{
+		printf "delivery: under load: %d alert events during the main run, %d notifications in %d messages; delay from commit to delivery p50 %d ms, p99 %d ms (group wait %d ms); not delivered %d\n", ev, $1, $2, $4, $5, gw, $6 }' |
+	    tee -a "$tmp/delivery.out"
 fi
 
 # --- 1-connection latency ------------------------------------------------------
@@ -346,6 +421,13 @@ if [ -f "$tmp/paced.out" ]; then
 fi
 if [ -f "$tmp/corr.out" ]; then
 	sed -n 's/^edumon:/corrections:/p; s/^latency:/corrections latency:/p' "$tmp/corr.out"
+fi
+if [ -f "$tmp/delivery.out" ]; then
+	cat "$tmp/delivery.out"
+	kill -TERM "$recv_pid" 2>/dev/null || true
+	wait "$recv_pid" 2>/dev/null || true
+	recv_pid=
+	sed -n 's/^received:/receiver:/p' "$tmp/recv.out"
 fi
 echo "edumond VmHWM: $hwm"
 grep '^ratio:' "$tmp/main.out" || die "no ratio: the main run failed"
