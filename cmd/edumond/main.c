@@ -60,6 +60,8 @@ struct options {
 	long group_wait_ms;
 	long remind_s;
 	long retry_horizon_s;
+	long retry_base_ms;
+	long retry_cap_ms;
 	long notify_timeout_ms;
 	long am_resend_s;
 	char *external_url;
@@ -135,6 +137,12 @@ static const struct opt_def opt_defs[] = {
         " 0: never"},
     {"notify-retry-horizon", "EDUMON_NOTIFY_RETRY_HORIZON", OPT_LONG, OFF(retry_horizon_s),
         "86400", 1, 31536000, "seconds of failed attempts after which a notification is given up"},
+    {"notify-retry-base", "EDUMON_NOTIFY_RETRY_BASE", OPT_LONG, OFF(retry_base_ms), "5000", 1,
+        3600000, "milliseconds: the largest first delay before a failed message is tried again"
+        " (full jitter; doubling each attempt)"},
+    {"notify-retry-cap", "EDUMON_NOTIFY_RETRY_CAP", OPT_LONG, OFF(retry_cap_ms), "600000", 1,
+        86400000, "milliseconds: the largest delay between attempts (a Retry-After answer may"
+        " ask for more)"},
     {"notify-timeout", "EDUMON_NOTIFY_TIMEOUT", OPT_LONG, OFF(notify_timeout_ms), "10000", 100,
         600000, "milliseconds a receiver has to answer one message"},
     {"alertmanager-resend", "EDUMON_ALERTMANAGER_RESEND", OPT_LONG, OFF(am_resend_s), "60", 1,
@@ -538,6 +546,8 @@ main(int argc, char **argv)
 		    .conninfo = o.database,
 		    .group_wait_ms = (int)o.group_wait_ms,
 		    .remind_interval_s = o.remind_s,
+		    .retry_base_ms = o.retry_base_ms,
+		    .retry_cap_ms = o.retry_cap_ms,
 		    .retry_horizon_ms = (int64_t)o.retry_horizon_s * 1000,
 		    .http_timeout_ms = (int)o.notify_timeout_ms,
 		    .am_resend_s = (int)o.am_resend_s,
