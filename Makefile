@@ -74,9 +74,9 @@ $(BUILD)/edumon-bench: $(BUILD)/bench/loadgen.o $(BUILD)/libedumon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Test-only helpers linked into every test binary: testlib (PostgreSQL, the
-# daemon, a blocking HTTP client) and receiver (HTTP receivers on loopback, in
-# a thread of the test).
-TEST_HELPERS := $(BUILD)/tests/testlib.o $(BUILD)/tests/receiver.o
+# daemon, a blocking HTTP client), receiver (HTTP receivers on loopback, in
+# a thread of the test) and alertmanager (a real Prometheus Alertmanager).
+TEST_HELPERS := $(BUILD)/tests/testlib.o $(BUILD)/tests/receiver.o $(BUILD)/tests/alertmanager.o
 
 $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(BUILD)/libedumon.a
 	@mkdir -p $(dir $@)
