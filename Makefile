@@ -73,14 +73,19 @@ $(BUILD)/edumon: $(BUILD)/cmd/edumon/main.o $(BUILD)/libedumon.a
 $(BUILD)/edumon-bench: $(BUILD)/bench/loadgen.o $(BUILD)/libedumon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testlib.h $(BUILD)/tests/testlib.o $(BUILD)/libedumon.a
+# Test-only helpers linked into every test binary: testlib (PostgreSQL, the
+# daemon, a blocking HTTP client), receiver (HTTP receivers on loopback, in
+# a thread of the test) and alertmanager (a real Prometheus Alertmanager).
+TEST_HELPERS := $(BUILD)/tests/testlib.o $(BUILD)/tests/receiver.o $(BUILD)/tests/alertmanager.o
+
+$(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(BUILD)/libedumon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/tests/testlib.o \
+	$(CC) $(CFLAGS) -pthread -Wno-missing-prototypes -o $@ $< $(TEST_HELPERS) \
 	    $(BUILD)/libedumon.a $(LDFLAGS) $(LDLIBS) $(CRIT_LIBS)
 
-$(BUILD)/tests/testlib.o: tests/testlib.c tests/testlib.h
+$(TEST_HELPERS): $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -pthread -c -o $@ $<
 
 deps:
 	@sh tools/install-deps.sh

@@ -496,6 +496,25 @@ wait_exit(pid_t pid, long ms)
 	}
 }
 
+void
+tl_child_redirect(int parent, int logfd)
+{
+	int devnull;
+
+#ifdef __linux__
+	/* Die with the test process, however it ends. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+#else
+	(void)parent;
+#endif
+	devnull = open("/dev/null", O_RDONLY);
+	if (devnull == -1 || dup2(devnull, STDIN_FILENO) == -1 ||
+	    dup2(logfd, STDOUT_FILENO) == -1 || dup2(logfd, STDERR_FILENO) == -1)
+		_exit(127);
+}
+
 struct tl_daemon *
 tl_daemon_start(const char *conninfo, const char *extra_args)
 {
@@ -511,7 +530,7 @@ tl_daemon_start_with(const char *shell_prefix, const char *conninfo, const char 
 	char *bin, *qb, *qc, *cmd, *tail;
 	int64_t deadline;
 	pid_t parent = getpid();
-	int logfd, devnull, status;
+	int logfd, status;
 
 	if (dir == NULL || *dir == '\0')
 		dir = getenv("TMPDIR");
@@ -543,16 +562,7 @@ tl_daemon_start_with(const char *shell_prefix, const char *conninfo, const char 
 	if (d->pid == -1)
 		cr_assert_fail("fork: %s", strerror(errno));
 	if (d->pid == 0) {
-#ifdef __linux__
-		/* Die with the test process, however it ends. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-#endif
-		devnull = open("/dev/null", O_RDONLY);
-		if (devnull == -1 || dup2(devnull, STDIN_FILENO) == -1 ||
-		    dup2(logfd, STDOUT_FILENO) == -1 || dup2(logfd, STDERR_FILENO) == -1)
-			_exit(127);
+		tl_child_redirect(parent, logfd);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
@@ -958,4 +968,28 @@ tl_fixture_end(struct tl_daemon **d, PGconn **pg, char **db)
 	*pg = NULL;
 	free(*db);
 	*db = NULL;
+}
+
+int
+tl_free_port(void)
+{
+	return free_port();
+}
+
+void
+tl_sleep_ms(long ms)
+{
+	sleep_ms(ms);
+}
+
+int
+tl_wait_exit(int pid, long ms)
+{
+	return wait_exit((pid_t)pid, ms);
+}
+
+char *
+tl_file_tail(const char *path)
+{
+	return file_tail(path);
 }

@@ -154,6 +154,28 @@ void tl_resp_free(struct tl_resp *r);
  */
 const char *tl_resp_header(const struct tl_resp *r, const char *name);
 
+/* A loopback TCP port that was free a moment ago. Fails the test. */
+int tl_free_port(void);
+
+/* Sleep for ms milliseconds (restarted after signals). */
+void tl_sleep_ms(long ms);
+
+/*
+ * Wait up to ms milliseconds for child pid to exit; returns its wait
+ * status, or -1 if it is still running (or cannot be waited for).
+ */
+int tl_wait_exit(int pid, long ms);
+
+/*
+ * In a child just forked by process parent: die with the parent (Linux),
+ * read stdin from /dev/null, write stdout and stderr to logfd. Calls
+ * _exit(127) when it cannot.
+ */
+void tl_child_redirect(int parent, int logfd);
+
+/* The last few kilobytes of a file, or a note saying why not. Caller frees. */
+char *tl_file_tail(const char *path);
+
 /*
  * Run sql and return the first column of the first row as a string (caller
  * frees), or NULL if there is no row or the value is SQL NULL. Fails the

@@ -12,7 +12,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libpq-dev libcjson-dev
 libcriterion-dev libssl-dev libcurl4-openssl-dev postgresql postgresql-contrib curl
-valgrind"
+valgrind prometheus-alertmanager"
 
 missing=""
 for p in $PACKAGES; do

@@ -24,6 +24,9 @@
 # per-binary files (log_path in ASAN_OPTIONS/UBSAN_OPTIONS); any such file
 # is shown and counts as a failure.
 #
+# Alertmanager (a Go program some tests start) is not run under valgrind:
+# its memory is Go's business, and memcheck would only slow it down.
+#
 # EDUMON_TEST_TIMEOUT (seconds, default 600; 1800 under valgrind) bounds each
 # binary: Criterion's own --timeout does not stop a hung test in 2.4.
 # EDUMON_VALGRIND_JOBS (default 1) is Criterion's -j under valgrind; each
@@ -142,7 +145,8 @@ for t in "$@"; do
 		mkdir -p "$vgdir"
 		set -- valgrind --leak-check=full --show-leak-kinds=definite,indirect \
 			--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
-			--trace-children=yes --log-file="$vgdir/%p.log" \
+			--trace-children=yes --trace-children-skip='*alertmanager' \
+			--log-file="$vgdir/%p.log" \
 			"$t" -j"${EDUMON_VALGRIND_JOBS:-1}"
 	else
 		set -- "$t"
