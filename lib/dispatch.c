@@ -281,8 +281,9 @@ render_ctx_free(struct render_ctx *rc)
 }
 
 /*
- * Labels of a rule from its definition's "labels" object (JSON text), into
- * a new array whose strings point into *json (kept until freed).
+ * Labels of a rule from its canonical definition's "labels" (JSON text: an
+ * array of [key, value] pairs, see rule_canonical), into a new array whose
+ * strings point into *json (kept until freed).
  */
 static struct notify_label *
 parse_labels(const char *text, cJSON **json, size_t *n)
@@ -293,12 +294,14 @@ parse_labels(const char *text, cJSON **json, size_t *n)
 
 	*n = 0;
 	*json = NULL;
-	if (text == NULL || (*json = cJSON_Parse(text)) == NULL || !cJSON_IsObject(*json))
+	if (text == NULL || (*json = cJSON_Parse(text)) == NULL || !cJSON_IsArray(*json))
 		return NULL;
 	out = xcalloc((size_t)cJSON_GetArraySize(*json) + 1, sizeof *out);
 	cJSON_ArrayForEach(it, *json) {
-		if (cJSON_IsString(it) && it->string != NULL)
-			out[k++] = (struct notify_label){it->string, it->valuestring};
+		const cJSON *key = cJSON_GetArrayItem(it, 0), *value = cJSON_GetArrayItem(it, 1);
+
+		if (cJSON_IsString(key) && cJSON_IsString(value))
+			out[k++] = (struct notify_label){key->valuestring, value->valuestring};
 	}
 	*n = k;
 	return out;
@@ -361,7 +364,15 @@ build_events(struct dispatch *p, const struct snapshot *s, const PGresult *res, 
 		e->fired_at = atoll(PQgetvalue(res, i, base + C_FIRED));
 		if ((v = col(res, i, base + C_RESOLVED)) != NULL)
 			e->resolved_at = atoll(v);
-		rc->labels[i] = parse_labels(col(res, i, base + C_LABELS), &trees[i], &nl);
+		if (r != NULL) {
+			/* The rule in force: its mirror in edumon.rule may lag. */
+			rc->labels[i] = xcalloc(r->nlabels + 1, sizeof *rc->labels[i]);
+			for (size_t k = 0; k < r->nlabels; k++)
+				rc->labels[i][k] = (struct notify_label){r->labels[k].key,
+				    r->labels[k].value};
+			nl = r->nlabels;
+		} else
+			rc->labels[i] = parse_labels(col(res, i, base + C_LABELS), &trees[i], &nl);
 		e->labels = rc->labels[i];
 		e->nlabels = nl;
 		if (p->cfg.external_url != NULL) {

@@ -13,7 +13,8 @@
 #include "token.h"
 #include "util.h"
 
-#define MIRROR_RETRY_S 2
+/* How often an unmirrored set is tried (cheap when mirrored). */
+#define MIRROR_RETRY_US 200000
 
 struct rulesd {
 	struct event_base *base;
@@ -148,7 +149,7 @@ rulesd_new(struct event_base *base, struct directory *d, const char *dir, char *
 {
 	struct ruleset *set = rules_load_dir(dir, NULL, errors);
 	struct rulesd *r;
-	struct timeval every = {MIRROR_RETRY_S, 0};
+	struct timeval every = {0, MIRROR_RETRY_US};
 
 	if (set == NULL)
 		return NULL;

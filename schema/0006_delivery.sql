@@ -204,9 +204,10 @@ CREATE FUNCTION edumon.silence_for(alert_unit integer, alert_rule text, alert_me
       AND (s.metric_id IS NULL OR s.metric_id = alert_metric)
       AND (s.unit_id IS NULL OR edumon.channel_covers(s.unit_id, true, alert_unit))
       AND (s.label_key IS NULL OR EXISTS (
-            SELECT 1 FROM edumon.rule r
+            -- The canonical definition holds labels as [key, value] pairs.
+            SELECT 1 FROM edumon.rule r, jsonb_array_elements(r.definition -> 'labels') l
             WHERE r.id = alert_rule AND r.sha256 = alert_rule_sha256
-              AND r.definition -> 'labels' ->> s.label_key = s.label_value))
+              AND l ->> 0 = s.label_key AND l ->> 1 = s.label_value))
     ORDER BY s.id LIMIT 1
 $$;
 COMMENT ON FUNCTION edumon.silence_for(integer, text, smallint, text, timestamptz) IS

@@ -170,14 +170,6 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
-}
-
 /* Poll sql (a count) until it reaches want; fails after timeout_ms. */
 static void
 wait_count(const char *sql, long want, int timeout_ms)
@@ -186,7 +178,7 @@ wait_count(const char *sql, long want, int timeout_ms)
 	long n;
 
 	while ((n = qlong("%s", sql)) < want && now_ms() < end)
-		sleep_ms(50);
+		tl_sleep_ms(50);
 	cr_assert_geq(n, want, "%s: %ld, expected %ld within %d ms", sql, n, want, timeout_ms);
 }
 
@@ -270,7 +262,7 @@ Test(delivery, every_event_kind_reaches_a_webhook)
 	wait_count("SELECT count(*) FROM edumon.notification WHERE state = 'delivered'"
 	           " AND attempts = 1", 4, 10000);
 	cr_expect_eq(qlong("SELECT count(*) FROM edumon.notification WHERE channel_id = %ld", ch), 4);
-	sleep_ms(600);
+	tl_sleep_ms(600);
 	cr_expect_eq(receiver_count(r), 4, "nothing sent twice");
 	for (int i = 0; i < 4; i++)
 		free(d[i]);
@@ -294,7 +286,7 @@ Test(delivery, server_error_then_success_is_retried)
 	cr_expect_str_eq(a, b, "a retry carries the same delivery id");
 	wait_count("SELECT count(*) FROM edumon.notification WHERE state = 'delivered'"
 	           " AND attempts = 2 AND last_status = 200", 1, 10000);
-	sleep_ms(600);
+	tl_sleep_ms(600);
 	cr_expect_eq(receiver_count(r), 2);
 	free(a);
 	free(b);
@@ -408,6 +400,35 @@ Test(delivery, restart_delivers_what_was_pending)
 	receiver_stop(r);
 }
 
+/* SIGKILL while the receiver holds the request (no answer yet): the row
+ * is still pending and the message goes out again after the restart, with
+ * the same delivery id, so the receiver can drop the duplicate. */
+Test(delivery, killed_mid_delivery_sends_again_after_restart)
+{
+	struct receiver *r = receiver_start();
+	char *url = receiver_url(r, "/hook"), *a, *b;
+
+	start(NULL);
+	receiver_set_default_response(r, &(struct receiver_response){.hang = true});
+	add_channel("320703", "webhook", "hook", url, SECRET, "info", false, 60);
+	class_size(56);
+	cr_assert_geq(receiver_wait(r, 1, 15000), 1);
+	tl_daemon_kill(E.d);
+	E.d = NULL;
+	cr_expect_eq(qlong("SELECT count(*) FROM edumon.notification WHERE state = 'pending'"
+	                   " AND attempts = 0"), 1, "no outcome recorded for the hung attempt");
+	receiver_set_default(r, 200, "");
+	start(NULL);
+	a = expect_webhook(r, 0, "fired", "warning", "firing");
+	b = expect_webhook(r, 1, "fired", "warning", "firing");
+	cr_expect_str_eq(a, b, "the same delivery id");
+	wait_count("SELECT count(*) FROM edumon.notification WHERE state = 'delivered'", 1, 10000);
+	free(a);
+	free(b);
+	free(url);
+	receiver_stop(r);
+}
+
 /* Five schools breaching at once are one robot message, a digest. */
 Test(delivery, burst_becomes_one_digest)
 {
@@ -432,7 +453,7 @@ Test(delivery, burst_becomes_one_digest)
 	cr_expect_not_null(strstr(md, "共5条"), "a digest of five: %s", md);
 	cr_expect_not_null(strstr(md, "连云区实验小学"), "%s", md);
 	cr_expect_not_null(strstr(md, "出现大班额"), "%s", md);
-	sleep_ms(1000);
+	tl_sleep_ms(1000);
 	cr_expect_eq(receiver_count(r), 1, "one message, not five");
 	wait_count("SELECT count(*) FROM edumon.notification WHERE state = 'delivered'", 5, 10000);
 	cr_expect_eq(qlong("SELECT count(DISTINCT delivery_id) FROM edumon.notification"), 1);
@@ -498,7 +519,7 @@ Test(delivery, silenced_events_are_recorded_not_sent)
 	class_size(56);
 	wait_count("SELECT count(*) FROM edumon.notification WHERE state = 'silenced'", 1, 10000);
 	cr_expect_eq(qlong("SELECT silence_id FROM edumon.notification"), sid);
-	sleep_ms(800);
+	tl_sleep_ms(800);
 	cr_expect_eq(receiver_count(r), 0, "nothing sent while silenced");
 	exec_ok("UPDATE edumon.silence SET ends_at = now(), expired_at = now()");
 	class_size(66);
@@ -523,10 +544,10 @@ Test(delivery, routing_by_unit_and_severity)
 	c_citysub = add_channel("3207", "webhook", "citysub", citysub, SECRET, "info", true, 60);
 	c_crit = add_channel("320703", "webhook", "crit", crit, SECRET, "critical", false, 60);
 	class_size(56); /* warning */
-	wait_count("SELECT count(*) FROM edumon.notification", 1, 10000);
+	wait_count("SELECT count(*) FROM edumon.notification WHERE state = 'delivered'", 1, 10000);
 	class_size(66); /* critical */
 	wait_count("SELECT count(*) FROM edumon.notification WHERE state = 'delivered'", 3, 10000);
-	sleep_ms(600);
+	tl_sleep_ms(600);
 	cr_expect_eq(qlong("SELECT count(*) FROM edumon.notification WHERE channel_id = %ld",
 	    c_citysub), 2, "the city with subunits hears both");
 	cr_expect_eq(qlong("SELECT count(*) FROM edumon.notification WHERE channel_id = %ld",
@@ -569,7 +590,7 @@ Test(delivery, reminders_until_acknowledged)
 	tl_resp_free(&resp);
 	before = qlong("SELECT count(*) FROM edumon.alert_event WHERE alert_id = %ld"
 	               " AND kind = 'reminder'", id);
-	sleep_ms(5000);
+	tl_sleep_ms(5000);
 	cr_expect_eq(qlong("SELECT count(*) FROM edumon.alert_event WHERE alert_id = %ld"
 	                   " AND kind = 'reminder'", id), before, "no reminder after the ack");
 	free(monitor);
@@ -588,7 +609,7 @@ Test(delivery, alertmanager_round_trip)
 	start("--alertmanager-resend 1");
 	add_channel("320703", "alertmanager", "am", am_url(am), NULL, "info", false, 0);
 	class_size(66);
-	for (end = now_ms() + 20000; now_ms() < end; sleep_ms(200)) {
+	for (end = now_ms() + 20000; now_ms() < end; tl_sleep_ms(200)) {
 		free(body);
 		body = am_alerts_json(am, "active=true");
 		if (strstr(body, "class_size.school") != NULL)
@@ -599,7 +620,7 @@ Test(delivery, alertmanager_round_trip)
 	cr_expect_not_null(strstr(body, "\"severity\":\"critical\""), "%s", body);
 	cr_expect_not_null(strstr(body, "出现大班额"), "%s", body);
 	class_size(40);
-	for (end = now_ms() + 20000; now_ms() < end; sleep_ms(200)) {
+	for (end = now_ms() + 20000; now_ms() < end; tl_sleep_ms(200)) {
 		free(body);
 		body = am_alerts_json(am, "active=true");
 		if (strstr(body, "class_size.school") == NULL)
