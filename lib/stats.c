@@ -236,4 +236,16 @@ stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *ou
 	    g->alerts_ready, g->alerts_firing, g->alert_jobs_queued, g->engine_figures,
 	    g->alert_changes, g->alert_stores, g->alert_store_seconds, g->alert_store_failures,
 	    g->alert_early_answers);
+	buf_printf(out,
+	    "# HELP edumon_streams Alert event streams open (GET /v1/alerts/stream).\n"
+	    "# TYPE edumon_streams gauge\n"
+	    "edumon_streams %zu\n"
+	    "# HELP edumon_stream_events_total Alert events sent on streams, once per client.\n"
+	    "# TYPE edumon_stream_events_total counter\n"
+	    "edumon_stream_events_total %llu\n"
+	    "# HELP edumon_stream_dropped_total Streams cut off because the client did not keep"
+	    " up.\n"
+	    "# TYPE edumon_stream_dropped_total counter\n"
+	    "edumon_stream_dropped_total %llu\n",
+	    g->streams, g->stream_events, g->stream_dropped);
 }

@@ -45,6 +45,10 @@ struct stats_gauges {
 	unsigned long long alert_store_failures;
 	unsigned long long alert_early_answers; /* receipts sent with "alerts": null */
 	double alert_store_seconds;
+	/* The alert event stream (lib/stream.h). */
+	size_t streams;                    /* open now */
+	unsigned long long stream_events;  /* events sent, counted per client */
+	unsigned long long stream_dropped; /* slow consumers disconnected */
 };
 
 /* Append the exposition text to out. */

@@ -55,6 +55,7 @@ struct options {
 	long drain;
 	long stmt_timeout_ms;
 	long rate_burst;
+	long max_streams;
 };
 
 enum opt_type { OPT_STR, OPT_LONG };
@@ -118,6 +119,8 @@ static const struct opt_def opt_defs[] = {
         "submissions per token: N (a second) or N/s, N/min, N/h, N/d; 0: no limit"},
     {"rate-burst", "EDUMON_RATE_BURST", OPT_LONG, OFF(rate_burst), "0", 0, RATELIMIT_MAX_BURST,
         "submissions per token at once; 0: the larger of 20 and the N of --rate-limit"},
+    {"max-streams", "EDUMON_MAX_STREAMS", OPT_LONG, OFF(max_streams), "100", 1, 100000,
+        "alert event streams (GET /v1/alerts/stream) open at once; more get 503"},
 };
 
 struct daemon {
@@ -513,6 +516,7 @@ main(int argc, char **argv)
 	scfg.deadline_s = (int)o.deadline;
 	scfg.max_observations = (size_t)o.max_obs;
 	scfg.max_json_depth = 32;
+	scfg.max_streams = (size_t)o.max_streams;
 	if (scfg.rate_limit.rate > 0)
 		log_info("rate limit: %ld submissions per %lld s per token, %ld at once",
 		    scfg.rate_limit.rate, (long long)(scfg.rate_limit.per_us / 1000000),
