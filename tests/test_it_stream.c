@@ -760,3 +760,27 @@ Test(stream, sigterm_ends_streams)
 	sse_close(a);
 	sse_close(b);
 }
+
+/* A revoked token's stream ends once the daemon reloads its tokens. */
+Test(stream, revoked_token_ends_stream)
+{
+	struct sse *c;
+	struct sse_event ev;
+	char cmd[1024];
+	long id;
+	int rc;
+
+	start_daemon(NULL);
+	c = sse_open(E.monitor, NULL);
+	id = qlong("SELECT id FROM edumon.api_token WHERE label = '李老师'");
+	snprintf(cmd, sizeof cmd, "%s/edumon --database '%s' token revoke %ld >/dev/null",
+	    tl_build_dir(), E.db, id);
+	cr_assert_eq(tl_run(cmd, NULL), 0);
+	while ((rc = sse_next(c, &ev, 10000)) == 1)
+		free(ev.data);
+	cr_expect_eq(rc, -1, "the stream ended within 10 s");
+	sse_close(c);
+	c = sse_open_with(E.monitor, "0", NULL, 0);
+	cr_expect_eq(c->status, 401, "and the token cannot start another");
+	sse_close(c);
+}
