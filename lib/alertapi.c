@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alertsql.h"
 #include "jsonstrict.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -604,10 +605,11 @@ alert_json(struct buf *b, const char *const *c)
 	buf_putc(b, '}');
 }
 
-void
-alert_event_json(struct buf *b, const char *const *c)
+/* An event object without its closing brace; its id is called id_name. */
+static void
+event_members(struct buf *b, const char *const *c, const char *id_name)
 {
-	buf_printf(b, "{\"id\":%s", c[ECOL_ID]);
+	buf_printf(b, "{\"%s\":%s", id_name, c[ECOL_ID]);
 	put_str(b, "at", c[ECOL_AT], false);
 	put_str(b, "kind", c[ECOL_KIND], false);
 	put_str(b, "severity", c[ECOL_SEVERITY], false);
@@ -615,6 +617,21 @@ alert_event_json(struct buf *b, const char *const *c)
 	put_num(b, "bound", c[ECOL_BOUND]);
 	put_str(b, "submission_id", c[ECOL_SUBMISSION_ID], false);
 	put_str(b, "note", c[ECOL_NOTE], false);
+}
+
+void
+alert_event_json(struct buf *b, const char *const *c)
+{
+	event_members(b, c, "id");
+	buf_putc(b, '}');
+}
+
+void
+alert_event_with_alert_json(struct buf *b, const char *const *event, const char *const *alert)
+{
+	event_members(b, event, "event_id");
+	buf_puts(b, ",\"alert\":");
+	alert_json(b, alert);
 	buf_putc(b, '}');
 }
 
@@ -623,9 +640,6 @@ alert_event_json(struct buf *b, const char *const *c)
 
 /* Reads are interactive: a query that takes longer is cut off (503). */
 #define STATEMENT_TIMEOUT_MS 10000
-
-/* RFC 3339 UTC text of a timestamptz column. */
-#define TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /*
  * The subtree of unit p (a parameter): its id and every unit beneath it,
@@ -636,22 +650,8 @@ alert_event_json(struct buf *b, const char *const *c)
 	" UNION ALL SELECT u.id FROM edumon.org_unit u JOIN scope s ON u.parent_id = s.id) "
 #define IN_SCOPE(p) "(" p " IS NULL OR a.unit_id IN (SELECT id FROM scope))"
 
-/*
- * The columns of enum alert_col. A unit's parent ranks above it
- * (org_unit.parent_id), so the district of a unit is the unit itself or its
- * parent, or there is none (a city's own alert, a school run by the city).
- */
-#define ALERT_FROM                                                                         \
-	"SELECT a.id, a.fingerprint, a.rule_id, a.title, a.state, a.severity,"            \
-	" u.code, u.name, u.kind,"                                                         \
-	" CASE WHEN u.kind = 'district' THEN u.code WHEN pu.kind = 'district' THEN pu.code END," \
-	" CASE WHEN u.kind = 'district' THEN u.name WHEN pu.kind = 'district' THEN pu.name END," \
-	" m.code, m.name_zh, a.period, a.value, a.op, a.bound, a.message, " TS("a.fired_at") \
-	", " TS("a.updated_at") ", " TS("a.resolved_at") ", a.resolved_value, "            \
-	TS("a.acked_at") ", a.acked_by, a.ack_note"                                          \
-	" FROM edumon.alert a JOIN edumon.org_unit u ON u.id = a.unit_id"                  \
-	" LEFT JOIN edumon.org_unit pu ON pu.id = u.parent_id"                              \
-	" JOIN edumon.metric m ON m.id = a.metric_id "
+/* The columns of enum alert_col (alertsql.h). */
+#define ALERT_FROM "SELECT" ALERT_SQL_COLUMNS "FROM edumon.alert a" ALERT_SQL_JOINS
 
 static const char sql_list[] =
     SCOPE_CTE("$1::int") ALERT_FROM
@@ -671,9 +671,8 @@ static const char sql_get[] =
     SCOPE_CTE("$2::int") ALERT_FROM "WHERE a.id = $1::bigint AND " IN_SCOPE("$2::int");
 
 static const char sql_events[] =
-    "SELECT e.id, " TS("e.at") ", e.kind, e.severity, e.value, e.bound, e.submission_id,"
-    " e.note FROM edumon.alert_event e JOIN edumon.alert a ON a.unit_id = e.alert_unit_id"
-    " AND a.id = e.alert_id WHERE a.id = $1::bigint ORDER BY e.id";
+    "SELECT" ALERT_SQL_EVENT_COLUMNS "FROM" ALERT_SQL_EVENT_ALERT
+    "WHERE a.id = $1::bigint ORDER BY e.id";
 
 /*
  * Acknowledge once: only a row in scope and not yet acknowledged changes,

@@ -162,6 +162,13 @@ enum alert_event_col {
 void alert_json(struct buf *b, const char *const *col);
 /* Append one event (col[ECOL_COUNT]) as a JSON object. */
 void alert_event_json(struct buf *b, const char *const *col);
+/*
+ * Append one event with its alert, as the event stream sends it: the
+ * members of alert_event_json, its "id" called "event_id", and "alert",
+ * the object of alert_json. event has ECOL_COUNT columns, alert ACOL_COUNT.
+ */
+void alert_event_with_alert_json(struct buf *b, const char *const *event,
+    const char *const *alert);
 
 /* ------------------------------------------------------------------------ */
 /* The I/O half. */

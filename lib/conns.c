@@ -43,6 +43,8 @@ struct conn {
 	struct evhttp_connection *evcon;
 	struct event *deadline;
 	struct conn *hnext; /* hash chain */
+	conns_close_cb watch; /* conns_watch_close, or NULL */
+	void *watch_arg;
 };
 
 /* A bufferevent made by bev_cb, waiting for adopt_cb. */
@@ -164,6 +166,8 @@ close_cb(struct evhttp_connection *evcon, void *arg)
 	struct conns *cs = c->cs;
 
 	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	if (c->watch != NULL)
+		c->watch(c->watch_arg);
 	conn_unlink(cs, c);
 	event_free(c->deadline);
 	free(c);
@@ -326,6 +330,19 @@ conns_request_read(struct conns *cs, struct evhttp_request *req)
 		return;
 	event_del(c->deadline);
 	evhttp_request_set_on_complete_cb(req, reply_done_cb, cs);
+}
+
+int
+conns_watch_close(struct conns *cs, struct evhttp_connection *evcon, conns_close_cb cb,
+    void *arg)
+{
+	struct conn *c = evcon != NULL ? conn_find(cs, evcon) : NULL;
+
+	if (c == NULL)
+		return -1;
+	c->watch = cb;
+	c->watch_arg = cb != NULL ? arg : NULL;
+	return 0;
 }
 
 size_t

@@ -23,6 +23,7 @@
 struct event_base;
 struct evhttp;
 struct evhttp_request;
+struct evhttp_connection;
 struct evconnlistener;
 struct conns;
 
@@ -49,6 +50,23 @@ void conns_set_listener(struct conns *cs, struct evconnlistener *l);
  * until the reply is sent; then the next request's deadline starts.
  */
 void conns_request_read(struct conns *cs, struct evhttp_request *req);
+
+/*
+ * Called when a watched connection closes, for whatever reason (the peer
+ * went away, a timeout, evhttp_free), from evhttp's close callback: the
+ * connection is being freed. Do not free anything of evhttp's here.
+ */
+typedef void (*conns_close_cb)(void *arg);
+
+/*
+ * Watch connection evcon until it closes: cb(arg) runs once then.
+ * evhttp has one close callback per connection and conns owns it, so a
+ * module that must learn of a close (a streamed reply) asks here. One
+ * watcher per connection; cb NULL stops watching. Returns 0, or -1 when the
+ * connection is not tracked (libevent made it without conns, or it is gone).
+ */
+int conns_watch_close(struct conns *cs, struct evhttp_connection *evcon, conns_close_cb cb,
+    void *arg);
 
 /* Connections open now. */
 size_t conns_open(const struct conns *cs);

@@ -28,6 +28,7 @@
 #include "dispatch.h"
 #include "rulesd.h"
 #include "stats.h"
+#include "stream.h"
 #include "util.h"
 #include "writer.h"
 
@@ -40,6 +41,7 @@ struct server {
 	struct alerter *alerter;
 	struct dispatch *dispatch;
 	struct alertapi *alerts;
+	struct stream *streams;
 	struct stats *stats;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
@@ -83,6 +85,7 @@ static void handle_submit(struct server *, struct evhttp_request *, const char *
 static void handle_alerts(struct server *, struct evhttp_request *, const char *);
 static void handle_alert(struct server *, struct evhttp_request *, const char *);
 static void handle_alert_ack(struct server *, struct evhttp_request *, const char *);
+static void handle_alerts_stream(struct server *, struct evhttp_request *, const char *);
 
 /* Paths with a parameter: "{id}" stands for one non-empty path segment. */
 #define ALERT_PATH "/v1/alerts/{id}"
@@ -94,6 +97,8 @@ static const struct route routes[] = {
     {EVHTTP_REQ_GET, "/metrics", "metrics", handle_metrics},
     {EVHTTP_REQ_POST, "/v1/submissions", "submissions", handle_submit},
     {EVHTTP_REQ_GET, "/v1/alerts", "alerts", handle_alerts},
+    /* Before ALERT_PATH, whose {id} would match "stream". */
+    {EVHTTP_REQ_GET, "/v1/alerts/stream", "alerts_stream", handle_alerts_stream},
     {EVHTTP_REQ_GET, ALERT_PATH, "alert", handle_alert},
     {EVHTTP_REQ_POST, ALERT_ACK_PATH, "alert_ack", handle_alert_ack},
 };
@@ -212,6 +217,7 @@ handle_metrics(struct server *s, struct evhttp_request *req, const char *route)
 		alerter_gauges(s->alerter, &g);
 	if (s->dispatch != NULL)
 		dispatch_gauges(s->dispatch, &g);
+	stream_gauges(s->streams, &g);
 	buf_init(&b);
 	stats_render(s->stats, &g, &b);
 	reply(s, req, route, now_usec(), 200, "text/plain; version=0.0.4; charset=utf-8", b.data,
@@ -694,6 +700,43 @@ handle_alert_ack(struct server *s, struct evhttp_request *req, const char *route
 	alert_ack_clear(&ack);
 }
 
+/* Server-Sent Events of alert changes: lib/stream.h answers. */
+static void
+handle_alerts_stream(struct server *s, struct evhttp_request *req, const char *route)
+{
+	int64_t start = now_usec(), last_id;
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	const char *lei = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
+	struct principal who;
+	struct snapshot *snap;
+	char *cause = NULL;
+
+	if ((snap = alerts_authenticate(s, req, route, start, &who)) == NULL)
+		return;
+	snapshot_release(snap);
+	if (stream_start_parse(lei, u != NULL ? evhttp_uri_get_query(u) : NULL, &last_id,
+		&cause) < 0) {
+		reply_error(s, req, route, start, 400, "bad_parameter", cause);
+		free(cause);
+		return;
+	}
+	switch (stream_open(s->streams, req, &who, last_id, route, start)) {
+	case STREAM_OPENED:
+		return;
+	case STREAM_FULL:
+		evhttp_add_header(out, "Retry-After", "5");
+		reply_error(s, req, route, start, 503, "too_many_streams",
+		    "the most alert streams allowed (--max-streams) are open; retry later");
+		return;
+	case STREAM_UNAVAILABLE:
+		break;
+	}
+	evhttp_add_header(out, "Retry-After", "2");
+	reply_error(s, req, route, start, 503, "database_unavailable",
+	    "the database is unavailable; retry later");
+}
+
 /* Every request enters here; dispatch by the route table. */
 static void
 gen_cb(struct evhttp_request *req, void *arg)
@@ -723,9 +766,14 @@ gen_cb(struct evhttp_request *req, void *arg)
 		struct buf allow;
 
 		buf_init(&allow);
-		for (size_t i = 0; i < ARRAY_LEN(routes); i++)
-			if (path_match(routes[i].path, path, NULL, 0))
-				buf_puts(&allow, routes[i].method == EVHTTP_REQ_GET ? "GET" : "POST");
+		for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
+			const char *m = routes[i].method == EVHTTP_REQ_GET ? "GET" : "POST";
+
+			/* /v1/alerts/stream matches two GET routes: name it once. */
+			if (path_match(routes[i].path, path, NULL, 0) &&
+			    (allow.data == NULL || strstr(allow.data, m) == NULL))
+				buf_printf(&allow, "%s%s", allow.len > 0 ? ", " : "", m);
+		}
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow.data);
 		buf_free(&allow);
 		reply_error(s, req, "other", now_usec(), 405, "method_not_allowed",
@@ -753,6 +801,10 @@ server_new(struct event_base *base, const struct server_config *cfg, struct writ
 	s->conns = conns_new(base, s->http,
 	    &(struct conns_config){.max = cfg->max_connections, .deadline_s = cfg->deadline_s});
 	s->rl = ratelimit_new(&cfg->rate_limit);
+	s->streams = stream_new(base,
+	    &(struct stream_config){.conninfo = cfg->conninfo, .max_streams = cfg->max_streams,
+		.write_timeout_s = cfg->timeout_s},
+	    d, s->conns, st);
 	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body);
 	evhttp_set_max_headers_size(s->http, (ev_ssize_t)cfg->max_headers);
 	evhttp_set_timeout(s->http, cfg->timeout_s);
@@ -815,6 +867,7 @@ server_port(const struct server *s)
 void
 server_stop_accepting(struct server *s)
 {
+	stream_end_all(s->streams);
 	if (s->sock != NULL) {
 		conns_set_listener(s->conns, NULL);
 		evhttp_del_accept_socket(s->http, s->sock);
@@ -835,6 +888,7 @@ server_free(struct server *s)
 		return;
 	/* Answers what is still waiting for the database while evhttp is alive. */
 	alertapi_free(s->alerts);
+	stream_free(s->streams); /* before evhttp_free: its requests are evhttp's */
 	conns_set_listener(s->conns, NULL);
 	evhttp_free(s->http); /* closes every connection: conns sees them go */
 	conns_free(s->conns);

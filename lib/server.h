@@ -33,6 +33,7 @@ struct server_config {
 	size_t max_observations;   /* per request */
 	int max_json_depth;
 	struct ratelimit_config rate_limit; /* submissions per token; rate 0: off */
+	size_t max_streams;        /* GET /v1/alerts/stream open at once */
 };
 
 struct server *server_new(struct event_base *base, const struct server_config *cfg,
@@ -52,7 +53,8 @@ void server_set_rules(struct server *s, struct rulesd *r);
 int server_listen(struct server *s, char **cause);
 /* The port actually bound (useful with port 0). */
 int server_port(const struct server *s);
-/* Stop accepting new connections (SIGTERM); open ones are still served. */
+/* Stop accepting new connections (SIGTERM); open ones are still served,
+ * but alert streams end. */
 void server_stop_accepting(struct server *s);
 /* Requests received and not yet answered (submissions, alert queries). */
 size_t server_inflight(const struct server *s);

@@ -267,4 +267,16 @@ stats_render(const struct stats *s, const struct stats_gauges *g, struct buf *ou
 	    g->notify_ready, g->notify_pending, g->notify_in_flight, g->notify_matched,
 	    g->notify_silenced, g->notify_delivered, g->notify_failed, g->notify_messages,
 	    g->notify_retries, g->notify_reminders, g->notify_repush_failures);
+	buf_printf(out,
+	    "# HELP edumon_streams Alert event streams open (GET /v1/alerts/stream).\n"
+	    "# TYPE edumon_streams gauge\n"
+	    "edumon_streams %zu\n"
+	    "# HELP edumon_stream_events_total Alert events sent on streams, once per client.\n"
+	    "# TYPE edumon_stream_events_total counter\n"
+	    "edumon_stream_events_total %llu\n"
+	    "# HELP edumon_stream_dropped_total Streams cut off because the client did not keep"
+	    " up.\n"
+	    "# TYPE edumon_stream_dropped_total counter\n"
+	    "edumon_stream_dropped_total %llu\n",
+	    g->streams, g->stream_events, g->stream_dropped);
 }

@@ -57,6 +57,10 @@ struct stats_gauges {
 	unsigned long long notify_retries;   /* messages to be tried again */
 	unsigned long long notify_reminders; /* reminder events added */
 	unsigned long long notify_repush_failures; /* Alertmanager re-pushes that failed */
+	/* The alert event stream (lib/stream.h). */
+	size_t streams;                    /* open now */
+	unsigned long long stream_events;  /* events sent, counted per client */
+	unsigned long long stream_dropped; /* slow consumers disconnected */
 };
 
 /* Append the exposition text to out. */

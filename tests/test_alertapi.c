@@ -442,6 +442,28 @@ Test(alertapi, alert_json)
 	buf_free(&b);
 }
 
+Test(alertapi, event_with_alert_json)
+{
+	static const char *const ev[ECOL_COUNT] = {"3", "2026-03-01T08:00:00.000000Z",
+	    "acknowledged", "warning", NULL, NULL, NULL, "张老师: 已核实"};
+	struct buf b, a;
+	cJSON *j;
+
+	buf_init(&b);
+	buf_init(&a);
+	alert_event_with_alert_json(&b, ev, row);
+	alert_json(&a, row);
+	j = cJSON_Parse(b.data);
+	cr_assert_not_null(j, "%s", b.data);
+	cr_expect_eq(cJSON_GetObjectItemCaseSensitive(j, "event_id")->valuedouble, 3);
+	cr_expect_str_eq(jstr(j, "note"), "张老师: 已核实");
+	cr_expect(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "alert")));
+	cr_expect_not_null(strstr(b.data, a.data), "the alert object as alert_json renders it");
+	cJSON_Delete(j);
+	buf_free(&a);
+	buf_free(&b);
+}
+
 Test(alertapi, event_json)
 {
 	static const char *const ev[ECOL_COUNT] = {"3", "2026-03-01T08:00:00.000000Z",

@@ -10,7 +10,8 @@ Test(stats, counters_and_histograms_render)
 {
 	struct stats *s = stats_new();
 	struct stats_gauges g = {
-	    .queue_depth = 3, .pending = 5, .db_up = 1, .inflight = 7, .rate_limited = 4, .rules = 45};
+	    .queue_depth = 3, .pending = 5, .db_up = 1, .inflight = 7, .rate_limited = 4, .rules = 45,
+	    .streams = 2, .stream_events = 9, .stream_dropped = 1};
 	struct buf b;
 
 	stats_request(s, "submissions", 201, 0.004);
@@ -33,6 +34,9 @@ Test(stats, counters_and_histograms_render)
 	cr_expect(strstr(b.data, "edumon_writer_queue_depth 3\n"));
 	cr_expect(strstr(b.data, "edumon_rules_loaded 45\n"));
 	cr_expect(strstr(b.data, "edumon_rate_limited_total 4\n"));
+	cr_expect(strstr(b.data, "\nedumon_streams 2\n"));
+	cr_expect(strstr(b.data, "\nedumon_stream_events_total 9\n"));
+	cr_expect(strstr(b.data, "\nedumon_stream_dropped_total 1\n"));
 	buf_free(&b);
 	stats_free(s);
 }

@@ -65,6 +65,7 @@ struct options {
 	long notify_timeout_ms;
 	long am_resend_s;
 	char *external_url;
+	long max_streams;
 };
 
 enum opt_type { OPT_STR, OPT_LONG };
@@ -149,6 +150,8 @@ static const struct opt_def opt_defs[] = {
         86400, "seconds between re-pushes of firing alerts to Alertmanager channels"},
     {"external-url", "EDUMON_EXTERNAL_URL", OPT_STR, OFF(external_url), "", 0, 0,
         "the address people reach edumon at (https://...), for links in notifications"},
+    {"max-streams", "EDUMON_MAX_STREAMS", OPT_LONG, OFF(max_streams), "100", 1, 100000,
+        "alert event streams (GET /v1/alerts/stream) open at once; more get 503"},
 };
 
 struct daemon {
@@ -571,6 +574,7 @@ main(int argc, char **argv)
 	scfg.deadline_s = (int)o.deadline;
 	scfg.max_observations = (size_t)o.max_obs;
 	scfg.max_json_depth = 32;
+	scfg.max_streams = (size_t)o.max_streams;
 	if (scfg.rate_limit.rate > 0)
 		log_info("rate limit: %ld submissions per %lld s per token, %ld at once",
 		    scfg.rate_limit.rate, (long long)(scfg.rate_limit.per_us / 1000000),
