@@ -463,6 +463,47 @@ Test(delivery, burst_becomes_one_digest)
 	receiver_stop(r);
 }
 
+/* A channel allowed two messages a minute sends two, then holds what
+ * follows; the held events leave together, as one message, once the limit
+ * allows (here: lifted). */
+Test(delivery, rate_limit_holds_and_groups)
+{
+	struct receiver *r = receiver_start();
+	char *url = receiver_url(r, "/cgi-bin/webhook/send?key=k"), *cause = NULL;
+	struct receiver_request *q;
+	cJSON *j;
+	const char *md;
+	long ch;
+	char sql[128];
+
+	start(NULL);
+	receiver_set_default(r, 200, RECEIVER_ROBOT_OK);
+	ch = add_channel("320703", "wecom", "robot", url, NULL, "info", false, 2);
+	class_size(56);
+	cr_assert_geq(receiver_wait(r, 1, 15000), 1);
+	class_size(66);
+	cr_assert_geq(receiver_wait(r, 2, 15000), 2);
+	class_size(60);
+	class_size(40);
+	wait_count("SELECT count(*) FROM edumon.notification WHERE state = 'pending'", 2, 10000);
+	tl_sleep_ms(1500);
+	cr_expect_eq(receiver_count(r), 2, "the third message waits for the rate limit");
+	snprintf(sql, sizeof sql, "UPDATE edumon.channel SET rate_per_min = 0 WHERE id = %ld", ch);
+	exec_ok(sql);
+	q = request(r, 2);
+	cr_assert_eq(receiver_check_wecom(q, &cause), 0, "%s", cause != NULL ? cause : "");
+	j = receiver_request_json(q);
+	md = jstr(cJSON_GetObjectItemCaseSensitive(j, "markdown"), "content");
+	cr_expect_not_null(strstr(md, "共2条"), "the held events in one message: %s", md);
+	wait_count("SELECT count(*) FROM edumon.notification WHERE state = 'delivered'", 4, 10000);
+	tl_sleep_ms(500);
+	cr_expect_eq(receiver_count(r), 3);
+	cJSON_Delete(j);
+	receiver_request_free(q);
+	free(url);
+	receiver_stop(r);
+}
+
 /* A robot answering HTTP 200 with WeCom's rate-limit errcode has not
  * delivered: tried again. */
 Test(delivery, robot_throttled_is_retried)
