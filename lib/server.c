@@ -747,7 +747,8 @@ server_new(struct event_base *base, const struct server_config *cfg, struct writ
 	if (s->http == NULL)
 		abort();
 	s->conns = conns_new(base, s->http,
-	    &(struct conns_config){.max = cfg->max_connections, .deadline_s = cfg->deadline_s});
+	    &(struct conns_config){
+		.max = cfg->max_connections, .deadline_s = cfg->deadline_s, .tls = cfg->tls});
 	s->rl = ratelimit_new(&cfg->rate_limit);
 	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body);
 	evhttp_set_max_headers_size(s->http, (ev_ssize_t)cfg->max_headers);

@@ -20,6 +20,7 @@ struct server;
 struct writer;
 struct directory;
 struct stats;
+struct tls;
 
 struct server_config {
 	const char *conninfo;      /* database of the alerts API's connection */
@@ -33,6 +34,7 @@ struct server_config {
 	size_t max_observations;   /* per request */
 	int max_json_depth;
 	struct ratelimit_config rate_limit; /* submissions per token; rate 0: off */
+	struct tls *tls;           /* not NULL: HTTPS only (lib/tls.h; not owned) */
 };
 
 struct server *server_new(struct event_base *base, const struct server_config *cfg,
