@@ -191,8 +191,8 @@ tcp_connect(int port)
 
 /* How a client connection is made: whom it trusts, what it asks for. */
 struct client_opts {
-	const char *host;    /* checked against the certificate; default "localhost" */
-	int max_version;     /* 0: any */
+	const char *host; /* checked against the certificate; default "localhost" */
+	int max_version;  /* 0: any */
 };
 
 /* One client connection, after its handshake. */
@@ -201,7 +201,7 @@ struct client {
 	SSL *ssl;
 	int fd;
 	unsigned char fp[FP_LEN]; /* of the certificate the server showed */
-	char why[256];             /* why the handshake failed */
+	char why[256];            /* why the handshake failed */
 };
 
 static void
@@ -276,9 +276,9 @@ client_open(int port, const struct client_opts *o, struct client *c)
 
 /* An answer read by client_request(). */
 struct answer {
-	int status;   /* 0 if there was no HTTP answer */
-	char *text;   /* everything read, NUL-terminated */
-	char *body;   /* points into text */
+	int status; /* 0 if there was no HTTP answer */
+	char *text; /* everything read, NUL-terminated */
+	char *body; /* points into text */
 };
 
 static void
@@ -544,6 +544,7 @@ Test(tls, submission_over_tls_is_stored)
 
 Test(tls, plain_http_is_closed_unanswered)
 {
+	const char *plain = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
 	int fd;
 	char *got;
 	bool closed;
@@ -552,8 +553,7 @@ Test(tls, plain_http_is_closed_unanswered)
 	start("--request-deadline 10");
 	fd = tcp_connect(E.port);
 	t0 = now_s();
-	cr_assert_eq(send(fd, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n", 41, MSG_NOSIGNAL),
-	    41);
+	cr_assert_eq(send(fd, plain, strlen(plain), MSG_NOSIGNAL), (ssize_t)strlen(plain));
 	got = read_until_closed(fd, 20, &closed);
 	elapsed = now_s() - t0;
 	close(fd);
