@@ -16,6 +16,11 @@
  *      between, bufferevent_free() has cleared the callbacks, and our
  *      reference kept the memory valid to see that.
  *
+ * With TLS, bev_cb makes a TLS bufferevent instead and nothing else changes:
+ * the handshake runs inside that bufferevent before evhttp reads a byte, so
+ * it is bounded by the deadline armed at adoption, and a client that fails
+ * it (plain HTTP on a TLS port) is freed by evhttp like any broken one.
+ *
  * Invariants: open == number of connections counted in bev_cb and not yet
  * seen to close (adopted or pending); every conn is in the hash table by its
  * evhttp connection from adoption until its close callback; the listener is
@@ -35,6 +40,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 
 /* One adopted connection. */
@@ -165,6 +171,15 @@ close_cb(struct evhttp_connection *evcon, void *arg)
 	struct conn *c = arg;
 	struct conns *cs = c->cs;
 
+	if (cs->cfg.tls != NULL) {
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+		char *peer = NULL;
+		ev_uint16_t port = 0;
+
+		evhttp_connection_get_peer(evcon, &peer, &port);
+		if (bev != NULL)
+			tls_bufferevent_closing(bev, peer != NULL ? peer : "?", port);
+	}
 	evhttp_connection_set_closecb(evcon, NULL, NULL);
 	if (c->watch != NULL)
 		c->watch(c->watch_arg);
@@ -227,11 +242,14 @@ static struct bufferevent *
 bev_cb(struct event_base *base, void *arg)
 {
 	struct conns *cs = arg;
-	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	struct bufferevent *bev = cs->cfg.tls != NULL
+	    ? tls_bufferevent_new(cs->cfg.tls, base)
+	    : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	struct pending *p;
 
+	/* Plain only: without TLS, evhttp's own untracked one is better than none. */
 	if (bev == NULL)
-		return NULL; /* evhttp makes its own, untracked: better than none */
+		return NULL;
 	p = xcalloc(1, sizeof *p);
 	bufferevent_incref(bev);
 	p->bev = bev;

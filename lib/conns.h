@@ -10,7 +10,10 @@
  *     the connection's accept or of the end of the previous response on the
  *     same connection, or the connection is shut down;
  *   - a failed accept (most often: out of descriptors) pauses accepting for
- *     a second instead of spinning.
+ *     a second instead of spinning;
+ *   - with TLS, every connection speaks it (lib/tls.h): the TLS handshake
+ *     is part of the first request, so the cap and the deadline hold for it
+ *     too, and a handshake that never completes is cut at the deadline.
  *
  * Single-threaded: everything runs on the loop.
  */
@@ -26,10 +29,12 @@ struct evhttp_request;
 struct evhttp_connection;
 struct evconnlistener;
 struct conns;
+struct tls;
 
 struct conns_config {
 	size_t max;      /* open connections at most (>= 1) */
 	int deadline_s;  /* seconds to read a whole request (>= 1) */
+	struct tls *tls; /* not NULL: every connection speaks TLS (not owned) */
 };
 
 /*

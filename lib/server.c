@@ -799,7 +799,8 @@ server_new(struct event_base *base, const struct server_config *cfg, struct writ
 	if (s->http == NULL)
 		abort();
 	s->conns = conns_new(base, s->http,
-	    &(struct conns_config){.max = cfg->max_connections, .deadline_s = cfg->deadline_s});
+	    &(struct conns_config){
+		.max = cfg->max_connections, .deadline_s = cfg->deadline_s, .tls = cfg->tls});
 	s->rl = ratelimit_new(&cfg->rate_limit);
 	s->streams = stream_new(base,
 	    &(struct stream_config){.conninfo = cfg->conninfo, .max_streams = cfg->max_streams,

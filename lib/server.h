@@ -20,6 +20,7 @@ struct server;
 struct writer;
 struct directory;
 struct stats;
+struct tls;
 
 struct server_config {
 	const char *conninfo;      /* database of the alerts API's connection */
@@ -34,6 +35,7 @@ struct server_config {
 	int max_json_depth;
 	struct ratelimit_config rate_limit; /* submissions per token; rate 0: off */
 	size_t max_streams;        /* GET /v1/alerts/stream open at once */
+	struct tls *tls;           /* not NULL: HTTPS only (lib/tls.h; not owned) */
 };
 
 struct server *server_new(struct event_base *base, const struct server_config *cfg,

@@ -111,19 +111,9 @@ metric(int port, const char *name)
 {
 	struct tl_resp r;
 	long v = -1;
-	size_t n = strlen(name);
 
-	if (tl_http(port, "GET", "/metrics", NULL, NULL, 0, &r) == 0 && r.status == 200) {
-		for (const char *p = r.body; p != NULL && *p != '\0';) {
-			if (strncmp(p, name, n) == 0 && p[n] == ' ') {
-				v = atol(p + n + 1);
-				break;
-			}
-			p = strchr(p, '\n');
-			if (p != NULL)
-				p++;
-		}
-	}
+	if (tl_http(port, "GET", "/metrics", NULL, NULL, 0, &r) == 0 && r.status == 200)
+		v = tl_metric_value(r.body, name);
 	tl_resp_free(&r);
 	return v;
 }

@@ -521,12 +521,33 @@ tl_daemon_start(const char *conninfo, const char *extra_args)
 	return tl_daemon_start_with(NULL, conninfo, extra_args);
 }
 
+/* The default health probe: GET /healthz over plain HTTP answers 200. */
+static int
+healthz_probe(int port, void *arg)
+{
+	struct tl_resp resp;
+	int ok;
+
+	(void)arg;
+	if (tl_http(port, "GET", "/healthz", NULL, NULL, 0, &resp) != 0)
+		return 0;
+	ok = resp.status == 200;
+	tl_resp_free(&resp);
+	return ok;
+}
+
 struct tl_daemon *
 tl_daemon_start_with(const char *shell_prefix, const char *conninfo, const char *extra_args)
 {
+	return tl_daemon_start_probe(shell_prefix, conninfo, extra_args, healthz_probe, NULL);
+}
+
+struct tl_daemon *
+tl_daemon_start_probe(const char *shell_prefix, const char *conninfo, const char *extra_args,
+    tl_probe_fn probe, void *arg)
+{
 	const char *dir = getenv("EDUMON_TEST_TMPDIR");
 	struct tl_daemon *d;
-	struct tl_resp resp;
 	char *bin, *qb, *qc, *cmd, *tail;
 	int64_t deadline;
 	pid_t parent = getpid();
@@ -586,12 +607,8 @@ tl_daemon_start_with(const char *shell_prefix, const char *conninfo, const char 
 			    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), d->log,
 			    tail);
 		}
-		if (tl_http(d->port, "GET", "/healthz", NULL, NULL, 0, &resp) == 0) {
-			status = resp.status;
-			tl_resp_free(&resp);
-			if (status == 200)
-				return d;
-		}
+		if (probe(d->port, arg))
+			return d;
 		if (now_usec() >= deadline)
 			break;
 		sleep_ms(50);
@@ -601,7 +618,8 @@ tl_daemon_start_with(const char *shell_prefix, const char *conninfo, const char 
 	while (waitpid(d->pid, NULL, 0) == -1 && errno == EINTR)
 		;
 	tail = file_tail(d->log);
-	cr_assert_fail("edumond on port %d: no 200 from /healthz within %d s; log %s:\n%s",
+	cr_assert_fail("edumond on port %d: not healthy (no 200 from /healthz) within %d s;"
+		       " log %s:\n%s",
 	    d->port, DAEMON_WAIT_MS / 1000, d->log, tail);
 	return NULL; /* not reached */
 }
@@ -939,6 +957,21 @@ tl_resp_header(const struct tl_resp *r, const char *name)
 	if (r->headers == NULL || !header_find(r->headers, name, value, sizeof value))
 		return NULL;
 	return value;
+}
+
+long
+tl_metric_value(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = text; p != NULL && *p != '\0';) {
+		if (strncmp(p, name, n) == 0 && p[n] == ' ')
+			return atol(p + n + 1);
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return -1;
 }
 
 void

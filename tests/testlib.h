@@ -85,6 +85,19 @@ struct tl_daemon *tl_daemon_start(const char *conninfo, const char *extra_args);
  */
 struct tl_daemon *tl_daemon_start_with(const char *shell_prefix, const char *conninfo,
     const char *extra_args);
+
+/*
+ * Whether the daemon listening on port answers its health check: non-zero
+ * once it does. For a daemon that tl_http() cannot talk to (HTTPS).
+ */
+typedef int (*tl_probe_fn)(int port, void *arg);
+
+/*
+ * tl_daemon_start_with(), waiting for probe(port, arg) instead of a plain
+ * GET /healthz (the other two call this with that probe).
+ */
+struct tl_daemon *tl_daemon_start_probe(const char *shell_prefix, const char *conninfo,
+    const char *extra_args, tl_probe_fn probe, void *arg);
 /*
  * Poll GET /readyz on port every 100 ms until it answers 200 (the daemon has
  * its database connections and registry); fails the test after 10 s.
@@ -175,6 +188,12 @@ void tl_child_redirect(int parent, int logfd);
 
 /* The last few kilobytes of a file, or a note saying why not. Caller frees. */
 char *tl_file_tail(const char *path);
+
+/*
+ * The value of the unlabelled metric name ("name 12" on a line of its own)
+ * in a Prometheus text exposition, or -1 if it is not there.
+ */
+long tl_metric_value(const char *text, const char *name);
 
 /*
  * Run sql and return the first column of the first row as a string (caller

@@ -28,6 +28,7 @@
 #include "rulesd.h"
 #include "server.h"
 #include "stats.h"
+#include "tls.h"
 #include "util.h"
 #include "writer.h"
 
@@ -41,6 +42,8 @@ struct options {
 	char *rules;
 	char *calendar;
 	char *rate_limit;
+	char *tls_cert;
+	char *tls_key;
 	long writers;
 	long alerts;
 	long alert_wait_ms;
@@ -87,6 +90,11 @@ static const struct opt_def opt_defs[] = {
         "PostgreSQL connection string or URL (default: libpq's PG* variables)"},
     {"listen", "EDUMON_LISTEN", OPT_STR, OFF(listen), "127.0.0.1:8080", 0, 0,
         "address and port to listen on"},
+    {"tls-cert", "EDUMON_TLS_CERT", OPT_STR, OFF(tls_cert), "", 0, 0,
+        "PEM certificate (the leaf, then any intermediates): the listener speaks HTTPS only;"
+        " reread on SIGHUP"},
+    {"tls-key", "EDUMON_TLS_KEY", OPT_STR, OFF(tls_key), "", 0, 0,
+        "PEM private key of --tls-cert, unencrypted; reread on SIGHUP"},
     {"log-level", "EDUMON_LOG_LEVEL", OPT_STR, OFF(log_level), "info", 0, 0,
         "debug, info, warn or error"},
     {"timezone", "EDUMON_TIMEZONE", OPT_STR, OFF(timezone), "Asia/Shanghai", 0, 0,
@@ -165,6 +173,7 @@ struct daemon {
 	struct calendar **cals;
 	size_t ncals;
 	struct server *server;
+	struct tls *tls;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_ev;
 	int stopping;
 	long drain_s;
@@ -330,6 +339,12 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 			log_lines(LOG_ERROR, errors);
 			free(errors);
 		}
+		if (d->tls != NULL && tls_reload(d->tls, &errors) < 0) {
+			log_error("tls: the new certificate is refused, the old one (SHA-256 %s) stays"
+				  " in force: %s",
+			    tls_fingerprint(d->tls), errors);
+			free(errors);
+		}
 		return;
 	}
 	if (d->stopping++) {
@@ -488,6 +503,12 @@ main(int argc, char **argv)
 		options_free(&o);
 		return 2;
 	}
+	if ((o.tls_cert[0] != '\0') != (o.tls_key[0] != '\0')) {
+		fprintf(stderr, "edumond: --tls-cert and --tls-key go together: give both or"
+				" neither\n");
+		options_free(&o);
+		return 2;
+	}
 	if (split_listen(o.listen, &host, &port) < 0) {
 		fprintf(stderr, "edumond: --listen \"%s\": expected HOST:PORT\n", o.listen);
 		options_free(&o);
@@ -511,6 +532,11 @@ main(int argc, char **argv)
 	event_set_log_callback(libevent_log_cb);
 
 	memset(&d, 0, sizeof d);
+	if (o.tls_cert[0] != '\0' && (d.tls = tls_new(o.tls_cert, o.tls_key, &cause)) == NULL) {
+		log_error("tls: cannot start: %s", cause);
+		free(cause);
+		goto out;
+	}
 	d.base = event_base_new();
 	if (d.base == NULL) {
 		fprintf(stderr, "edumond: cannot create the event loop\n");
@@ -575,6 +601,7 @@ main(int argc, char **argv)
 	scfg.max_observations = (size_t)o.max_obs;
 	scfg.max_json_depth = 32;
 	scfg.max_streams = (size_t)o.max_streams;
+	scfg.tls = d.tls;
 	if (scfg.rate_limit.rate > 0)
 		log_info("rate limit: %ld submissions per %lld s per token, %ld at once",
 		    scfg.rate_limit.rate, (long long)(scfg.rate_limit.per_us / 1000000),
@@ -600,8 +627,8 @@ main(int argc, char **argv)
 	}
 	d.drain_s = o.drain;
 	d.drain_deadline = INT64_MAX;
-	log_info("edumond %s listening on %s:%d (time zone %s)", EDUMON_VERSION, host,
-	    server_port(d.server), o.timezone);
+	log_info("edumond %s listening on %s:%d%s (time zone %s)", EDUMON_VERSION, host,
+	    server_port(d.server), d.tls != NULL ? " (HTTPS only)" : "", o.timezone);
 	if (event_base_dispatch(d.base) < 0) {
 		log_error("event loop failed");
 		goto out;
@@ -617,6 +644,7 @@ out:
 	writer_free(d.writer);
 	if (d.server != NULL)
 		server_free(d.server);
+	tls_free(d.tls); /* after the server: its connections use it */
 	rulesd_free(d.rules);
 	directory_free(d.dir);
 	for (size_t i = 0; i < d.ncals; i++)
