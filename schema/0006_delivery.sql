@@ -174,22 +174,33 @@ COMMENT ON COLUMN edumon.delivery_cursor.id IS 'Always true: the table has one r
 COMMENT ON COLUMN edumon.delivery_cursor.last_event_id IS 'Events up to this id have their notification rows.';
 COMMENT ON COLUMN edumon.delivery_cursor.updated_at IS 'When the cursor last moved.';
 
--- Does a channel on unit ch_unit (with subunits or not) receive alerts on
--- unit alert_unit? Yes when alert_unit is ch_unit, or lies below it with no
--- office (province, city, district) in between, or lies anywhere below it
--- when subunits is true.
-CREATE FUNCTION edumon.channel_covers(ch_unit integer, subunits boolean, alert_unit integer)
-    RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+-- The units at and above a unit, nearest first: each with whether an
+-- office (province, city, district) lies between it and the unit (crossed).
+CREATE FUNCTION edumon.unit_chain(unit integer)
+    RETURNS TABLE (ancestor_id integer, crossed boolean)
+    LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WITH RECURSIVE up (id, parent_id, office, depth, crossed) AS (
         SELECT u.id, u.parent_id, u.kind IN ('province', 'city', 'district'), 0, false
-        FROM edumon.org_unit u WHERE u.id = alert_unit
+        FROM edumon.org_unit u WHERE u.id = unit
         UNION ALL
         SELECT p.id, p.parent_id, p.kind IN ('province', 'city', 'district'), up.depth + 1,
                up.crossed OR up.office
         FROM up JOIN edumon.org_unit p ON p.id = up.parent_id
         WHERE up.depth < 32
     )
-    SELECT EXISTS (SELECT 1 FROM up WHERE up.id = ch_unit AND (subunits OR NOT up.crossed))
+    SELECT id, crossed FROM up ORDER BY depth
+$$;
+COMMENT ON FUNCTION edumon.unit_chain(integer) IS
+    'The unit and every unit above it, nearest first, each with crossed: whether an office (province, city, district) lies strictly between it and the unit (the unit itself excluded).';
+
+-- Does a channel on unit ch_unit (with subunits or not) receive alerts on
+-- unit alert_unit? Yes when alert_unit is ch_unit, or lies below it with no
+-- office (province, city, district) in between, or lies anywhere below it
+-- when subunits is true.
+CREATE FUNCTION edumon.channel_covers(ch_unit integer, subunits boolean, alert_unit integer)
+    RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT EXISTS (SELECT 1 FROM edumon.unit_chain(alert_unit) c
+                   WHERE c.ancestor_id = ch_unit AND (subunits OR NOT c.crossed))
 $$;
 COMMENT ON FUNCTION edumon.channel_covers(integer, boolean, integer) IS
     'Whether a channel on ch_unit receives alerts on alert_unit: the unit itself, units below it up to the next office, and, with subunits, everything below it.';
