@@ -39,36 +39,36 @@
 #define MAX_THREADS 320
 #define NSCHOOLS 4
 /* Schools of district 320703 that report class_size_max (primary, junior, senior). */
-static const char *const schools[NSCHOOLS] = {"2132070301", "3132070301", "2132070302",
-    "3432070301"};
+static const char *const schools[NSCHOOLS] = {
+    "2132070301", "3132070301", "2132070302", "3432070301"};
 static const char *const terms[] = {"2025-2026-1", "2025-2026-2", "2026-2027-1"};
 
 /* What became of one submission (one Idempotency-Key). */
 struct key_rec {
 	int seq;
-	int school;       /* index into schools */
-	int term;         /* index into terms */
-	int size;         /* class_size_max: 40..70, across the alert bands 56 and 66 */
-	int month;        /* 0..33: 2024-01 .. 2026-10 */
-	int drills;       /* emergency_drills: 0..3 */
+	int school; /* index into schools */
+	int term;   /* index into terms */
+	int size;   /* class_size_max: 40..70, across the alert bands 56 and 66 */
+	int month;  /* 0..33: 2024-01 .. 2026-10 */
+	int drills; /* emergency_drills: 0..3 */
 	int attempts;
-	int last_status;  /* of the last attempt; 0 if it got no response */
-	double last_s;    /* how long the last attempt took */
+	int last_status; /* of the last attempt; 0 if it got no response */
+	double last_s;   /* how long the last attempt took */
 	bool acked;
-	char id[40];      /* submission id of the 201 receipt */
+	char id[40]; /* submission id of the 201 receipt */
 };
 
 /* Attempt outcomes, summed per thread. */
 struct tally {
-	int created;      /* 201 */
-	int replayed;     /* of which Idempotent-Replayed: stored by an earlier attempt */
-	int unavailable;  /* 503 */
+	int created;        /* 201 */
+	int replayed;       /* of which Idempotent-Replayed: stored by an earlier attempt */
+	int unavailable;    /* 503 */
 	int no_retry_after; /* 503 without Retry-After */
-	int refused;      /* no connection */
-	int no_answer;    /* connected, not a byte back */
-	int partial;      /* a response cut short or malformed */
-	int other;        /* any other status: never retried */
-	int last_other;   /* its status */
+	int refused;        /* no connection */
+	int no_answer;      /* connected, not a byte back */
+	int partial;        /* a response cut short or malformed */
+	int other;          /* any other status: never retried */
+	int last_other;     /* its status */
 	char last_503[256]; /* body of the last 503, for the report */
 };
 
@@ -77,7 +77,7 @@ struct load;
 struct client {
 	struct load *lg;
 	int no;
-	bool once;        /* a burst client: one key, one attempt */
+	bool once; /* a burst client: one key, one attempt */
 	unsigned seed;
 	pthread_t th;
 	struct key_rec *recs;
@@ -89,13 +89,13 @@ struct load {
 	const char *tag; /* key prefix, one per test */
 	char *tokens[NSCHOOLS];
 	atomic_int port;
-	atomic_bool stop;    /* take no new key */
-	atomic_bool give_up; /* stop retrying the current key */
-	atomic_int acked;    /* 201s so far, all clients */
+	atomic_bool stop;       /* take no new key */
+	atomic_bool give_up;    /* stop retrying the current key */
+	atomic_int acked;       /* 201s so far, all clients */
 	atomic_int unavailable; /* 503s so far, all clients */
 	atomic_int running;
-	int timeout_ms;      /* per attempt */
-	int pause_ms;        /* between attempts of one key */
+	int timeout_ms; /* per attempt */
+	int pause_ms;   /* between attempts of one key */
 	int nclients;
 	bool joined;
 	struct client c[MAX_THREADS];
@@ -105,8 +105,7 @@ struct load {
 struct figures {
 	int sent, acked, retried, unacked, attempts;
 	struct tally t;
-	long stored, found, lost, duplicates, unacked_stored, obs_missing, obs_wrong,
-	    orphans;
+	long stored, found, lost, duplicates, unacked_stored, obs_missing, obs_wrong, orphans;
 };
 
 static struct {
@@ -407,7 +406,8 @@ figures_of(struct figures *f)
 			buf_pg_array_sep(&keys, n);
 			buf_puts(&keys, key);
 			buf_pg_array_sep(&ids, n);
-			buf_puts(&ids, k->id[0] != '\0' ? k->id : "00000000-0000-0000-0000-000000000000");
+			buf_puts(&ids,
+			    k->id[0] != '\0' ? k->id : "00000000-0000-0000-0000-000000000000");
 			n++;
 		}
 	}
@@ -425,32 +425,34 @@ figures_of(struct figures *f)
 
 	f->stored = qlong("SELECT count(*) FROM edumon.submission");
 	f->duplicates = f->stored - qlong("SELECT count(DISTINCT idempotency_key)"
-					  " FROM edumon.submission");
+	                                  " FROM edumon.submission");
 	f->found = qlong("SELECT count(*) FROM acked a JOIN edumon.submission s"
-			 " ON s.idempotency_key = a.key AND s.id = a.id");
+	                 " ON s.idempotency_key = a.key AND s.id = a.id");
 	f->lost = f->acked - f->found;
 	f->unacked_stored = qlong("SELECT count(*) FROM edumon.submission s WHERE NOT EXISTS"
-				  " (SELECT FROM acked a WHERE a.key = s.idempotency_key)");
+	                          " (SELECT FROM acked a WHERE a.key = s.idempotency_key)");
 	/* Every version of every observation, current or superseded. */
-#define VERSIONS                                                                       \
-	"WITH v AS (SELECT submission_unit_id AS su, submission_id AS sid, unit_id,"      \
-	" metric_id, period, value FROM edumon.observation UNION ALL"                     \
-	" SELECT submission_unit_id, submission_id, unit_id, metric_id, period, value"    \
+#define VERSIONS                                                                                   \
+	"WITH v AS (SELECT submission_unit_id AS su, submission_id AS sid, unit_id,"               \
+	" metric_id, period, value FROM edumon.observation UNION ALL"                              \
+	" SELECT submission_unit_id, submission_id, unit_id, metric_id, period, value"             \
 	" FROM edumon.observation_revision) "
 	f->obs_missing = qlong(VERSIONS ", c AS (SELECT su, sid, count(*) AS n FROM v"
-				       " GROUP BY su, sid)"
-				       " SELECT count(*) FROM edumon.submission s LEFT JOIN c"
-				       " ON c.su = s.unit_id AND c.sid = s.id"
-				       " WHERE coalesce(c.n, 0) <> s.observations");
-	f->orphans = qlong(VERSIONS "SELECT count(*) FROM v WHERE NOT EXISTS (SELECT FROM"
-				    " edumon.submission s WHERE s.unit_id = v.su AND s.id = v.sid)");
-	f->obs_wrong = qlong(VERSIONS "SELECT count(*) FROM v"
-				      " JOIN edumon.submission s ON s.unit_id = v.su AND s.id = v.sid"
-				      " JOIN edumon.org_unit u ON u.id = v.unit_id"
-				      " JOIN edumon.metric m ON m.id = v.metric_id"
-				      " WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(s.body::jsonb) e"
-				      " WHERE e->>'school' = u.code AND e->>'period' = v.period"
-				      " AND (e->'metrics'->>m.code)::float8 = v.value)");
+	                                " GROUP BY su, sid)"
+	                                " SELECT count(*) FROM edumon.submission s LEFT JOIN c"
+	                                " ON c.su = s.unit_id AND c.sid = s.id"
+	                                " WHERE coalesce(c.n, 0) <> s.observations");
+	f->orphans =
+	    qlong(VERSIONS "SELECT count(*) FROM v WHERE NOT EXISTS (SELECT FROM"
+	                   " edumon.submission s WHERE s.unit_id = v.su AND s.id = v.sid)");
+	f->obs_wrong =
+	    qlong(VERSIONS "SELECT count(*) FROM v"
+	                   " JOIN edumon.submission s ON s.unit_id = v.su AND s.id = v.sid"
+	                   " JOIN edumon.org_unit u ON u.id = v.unit_id"
+	                   " JOIN edumon.metric m ON m.id = v.metric_id"
+	                   " WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(s.body::jsonb) e"
+	                   " WHERE e->>'school' = u.code AND e->>'period' = v.period"
+	                   " AND (e->'metrics'->>m.code)::float8 = v.value)");
 #undef VERSIONS
 }
 
@@ -464,8 +466,9 @@ figures_print(const char *name, const struct figures *f, const char *more)
 	    " other %d;"
 	    " unacknowledged at the end %d%s%s\n",
 	    name, f->sent, f->acked, f->retried, f->stored, f->lost, f->duplicates, f->attempts,
-	    f->t.created, f->t.replayed, f->t.unavailable, f->t.refused, f->t.no_answer, f->t.partial, f->t.other,
-	    f->unacked, more != NULL ? "; " : "", more != NULL ? more : "");
+	    f->t.created, f->t.replayed, f->t.unavailable, f->t.refused, f->t.no_answer,
+	    f->t.partial, f->t.other, f->unacked, more != NULL ? "; " : "",
+	    more != NULL ? more : "");
 }
 
 /* What must hold after any fault, once the clients have settled. */
@@ -534,21 +537,22 @@ static long
 alert_repeats(void)
 {
 	return qlong("SELECT count(*) FROM (SELECT kind, severity, lag(kind) OVER w AS pkind,"
-		     " lag(severity) OVER w AS psev FROM edumon.alert_event"
-		     " WHERE kind IN ('fired', 'escalated', 'deescalated', 'resolved')"
-		     " WINDOW w AS (PARTITION BY alert_unit_id, alert_id ORDER BY id)) e"
-		     " WHERE (kind IN ('fired', 'resolved') AND kind = pkind)"
-		     " OR (kind = pkind AND severity = psev)");
+	             " lag(severity) OVER w AS psev FROM edumon.alert_event"
+	             " WHERE kind IN ('fired', 'escalated', 'deescalated', 'resolved')"
+	             " WINDOW w AS (PARTITION BY alert_unit_id, alert_id ORDER BY id)) e"
+	             " WHERE (kind IN ('fired', 'resolved') AND kind = pkind)"
+	             " OR (kind = pkind AND severity = psev)");
 }
 
 /* Alerts whose last recorded transition disagrees with their state. */
 static long
 alert_history_disagrees(void)
 {
-	return qlong("SELECT count(*) FROM edumon.alert a, LATERAL (SELECT kind FROM"
-		     " edumon.alert_event e WHERE e.alert_unit_id = a.unit_id AND e.alert_id = a.id"
-		     " AND kind IN ('fired', 'escalated', 'deescalated', 'resolved')"
-		     " ORDER BY id DESC LIMIT 1) l WHERE (l.kind = 'resolved') <> (a.state = 'resolved')");
+	return qlong(
+	    "SELECT count(*) FROM edumon.alert a, LATERAL (SELECT kind FROM"
+	    " edumon.alert_event e WHERE e.alert_unit_id = a.unit_id AND e.alert_id = a.id"
+	    " AND kind IN ('fired', 'escalated', 'deescalated', 'resolved')"
+	    " ORDER BY id DESC LIMIT 1) l WHERE (l.kind = 'resolved') <> (a.state = 'resolved')");
 }
 
 /*
@@ -597,7 +601,8 @@ replay_acked(int max, int *sent, int *same)
 				    (pass == 1 && j % 4 != 0))
 					continue;
 				(*sent)++;
-				if (post_key(&E.lg, c->no, k, &r) == TL_HTTP_OK && r.status == 201 &&
+				if (post_key(&E.lg, c->no, k, &r) == TL_HTTP_OK &&
+				    r.status == 201 &&
 				    tl_resp_header(&r, "Idempotent-Replayed") != NULL) {
 					receipt_id(r.body, id, sizeof id);
 					*same += strcmp(id, k->id) == 0;
@@ -627,8 +632,8 @@ Test(faults, kill_9_mid_load)
 	start_daemon(NULL);
 	tl_wait_alerts_ready(E.port);
 	load_start("k9", 8, 5000);
-	cr_assert(load_wait_acked(150, 30), "the load flows: %d acknowledged",
-	    atomic_load(&E.lg.acked));
+	cr_assert(
+	    load_wait_acked(150, 30), "the load flows: %d acknowledged", atomic_load(&E.lg.acked));
 	at_kill = atomic_load(&E.lg.acked);
 	tl_daemon_kill(E.d);
 	E.d = NULL;
@@ -657,8 +662,8 @@ Test(faults, kill_9_mid_load)
 	snprintf(more, sizeof more,
 	    "killed after %d acknowledged, outage %.1f s (restarted on the same port); alert events"
 	    " %ld, repeated %ld, wrong %ld; replays %d, same id %d",
-	    at_kill, outage, qlong("SELECT count(*) FROM edumon.alert_event"),
-	    repeats, wrong, replays, same);
+	    at_kill, outage, qlong("SELECT count(*) FROM edumon.alert_event"), repeats, wrong,
+	    replays, same);
 	figures_print("kill_9_mid_load", &f, more);
 }
 
@@ -693,15 +698,15 @@ Test(faults, slow_database_rejects_rather_than_queues)
 	long rss0, rss, rss_max, q, qmax = 0, pending, pending_max = 0;
 	double burst_503_max = 0;
 	int pid, probes = 0, unhealthy = 0, acked_at_lock, acked_at_release, refused_at_lock,
-					      refused_during, burst_503 = 0, burst_201 = 0;
+	         refused_during, burst_503 = 0, burst_201 = 0;
 	bool burst = false;
 
 	start_daemon("--queue 50");
 	pid = tl_daemon_pid(E.d);
 	tl_wait_alerts_ready(E.port);
 	load_start("slow", CLIENTS, 5000);
-	cr_assert(load_wait_acked(300, 30), "the load flows: %d acknowledged",
-	    atomic_load(&E.lg.acked));
+	cr_assert(
+	    load_wait_acked(300, 30), "the load flows: %d acknowledged", atomic_load(&E.lg.acked));
 	rss0 = rss_max = tl_proc_status(pid, "VmRSS");
 
 	locker = tl_db_connect(E.db);
@@ -776,8 +781,8 @@ Test(faults, slow_database_rejects_rather_than_queues)
 	    " (--queue %d), pending at most %ld; /healthz %d probes, mean %.1f ms, slowest %.1f ms;"
 	    " VmRSS %ld kB before, at most %ld kB; first commit %.2f s after the release",
 	    (double)HOLD_MS / 1000, acked_at_release - acked_at_lock, refused_during, BURST,
-	    burst_503, 1000 * burst_503_max, burst_201, qmax, QUEUE, pending_max, probes, 1000 * sum_health / probes, 1000 * max_health, rss0, rss_max,
-	    recovery);
+	    burst_503, 1000 * burst_503_max, burst_201, qmax, QUEUE, pending_max, probes,
+	    1000 * sum_health / probes, 1000 * max_health, rss0, rss_max, recovery);
 	figures_print("slow_database", &f, more);
 }
 
@@ -785,8 +790,8 @@ Test(faults, slow_database_rejects_rather_than_queues)
 static long
 drained_in_log(const char *path)
 {
-	char *cmd = xasprintf("sed -n 's/.*draining \\([0-9]*\\) requests in flight.*/\\1/p' '%s'",
-	    path);
+	char *cmd =
+	    xasprintf("sed -n 's/.*draining \\([0-9]*\\) requests in flight.*/\\1/p' '%s'", path);
 	char *out = NULL;
 	long n = -1;
 
@@ -817,8 +822,8 @@ Test(faults, sigterm_under_load)
 	start_daemon("--drain 5");
 	tl_wait_alerts_ready(E.port);
 	load_start("term", 8, 5000);
-	cr_assert(load_wait_acked(150, 30), "the load flows: %d acknowledged",
-	    atomic_load(&E.lg.acked));
+	cr_assert(
+	    load_wait_acked(150, 30), "the load flows: %d acknowledged", atomic_load(&E.lg.acked));
 	at_term = atomic_load(&E.lg.acked);
 	log = xstrdup(tl_daemon_log(E.d));
 	t0 = now_usec();
@@ -926,8 +931,7 @@ mount_small_disk(int size_mb)
 	/* The tablespace directory must belong to whoever runs the server. */
 	datadir = tl_query_value(E.pg, "SHOW data_directory");
 	cr_assert_eq(stat(datadir, &st), 0, "stat %s: %s", datadir, strerror(errno));
-	cr_assert_eq(chown(F.dir, st.st_uid, st.st_gid), 0, "chown %s: %s", F.dir,
-	    strerror(errno));
+	cr_assert_eq(chown(F.dir, st.st_uid, st.st_gid), 0, "chown %s: %s", F.dir, strerror(errno));
 	free(datadir);
 }
 
@@ -990,15 +994,16 @@ Test(faults_disk, disk_full_then_freed)
 		char *admin = tl_pg_conninfo_admin();
 		PGconn *c = tl_db_connect(admin);
 
-		snprintf(sql, sizeof sql, "CREATE TABLESPACE %s LOCATION '%s'", F.tablespace, F.dir);
+		snprintf(
+		    sql, sizeof sql, "CREATE TABLESPACE %s LOCATION '%s'", F.tablespace, F.dir);
 		tl_exec(c, sql);
 		PQfinish(c);
 		free(admin);
 	}
 	snprintf(sql, sizeof sql, "ALTER TABLE edumon.submission SET TABLESPACE %s", F.tablespace);
 	tl_exec(E.pg, sql);
-	snprintf(sql, sizeof sql, "CREATE TABLE public.filler (pad text) TABLESPACE %s",
-	    F.tablespace);
+	snprintf(
+	    sql, sizeof sql, "CREATE TABLE public.filler (pad text) TABLESPACE %s", F.tablespace);
 	tl_exec(E.pg, sql);
 	tl_exec(E.pg, "ALTER TABLE public.filler ALTER pad SET STORAGE PLAIN");
 
@@ -1006,8 +1011,8 @@ Test(faults_disk, disk_full_then_freed)
 	pid = tl_daemon_pid(E.d);
 	tl_wait_alerts_ready(E.port);
 	load_start("full", 8, 5000);
-	cr_assert(load_wait_acked(100, 30), "the load flows: %d acknowledged",
-	    atomic_load(&E.lg.acked));
+	cr_assert(
+	    load_wait_acked(100, 30), "the load flows: %d acknowledged", atomic_load(&E.lg.acked));
 
 	rows = fill_disk();
 	t0 = now_usec();
@@ -1043,8 +1048,8 @@ Test(faults_disk, disk_full_then_freed)
 	cr_expect_eq(f.unacked, 0, "every key was acknowledged in the end");
 	cr_expect_eq(f.stored, f.acked, "stored == acknowledged");
 	cr_expect_eq(f.unacked_stored, 0);
-	cr_expect_eq(unhealthy, 0, "/healthz answered 200 while the disk was full (%d probes)",
-	    probes);
+	cr_expect_eq(
+	    unhealthy, 0, "/healthz answered 200 while the disk was full (%d probes)", probes);
 	cr_expect(logged, "the log names the cause (%s)", tl_daemon_log(E.d));
 	snprintf(more, sizeof more,
 	    "tablespace of 8 MB filled with %ld rows; %d acknowledged after the fill, then 503s"

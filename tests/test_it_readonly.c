@@ -51,7 +51,7 @@ read_only(bool on)
 	    PQdb(E.pg), on ? "on" : "off");
 	tl_exec(E.pg, sql);
 	tl_exec(E.pg, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-		" WHERE datname = current_database() AND pid <> pg_backend_pid()");
+	              " WHERE datname = current_database() AND pid <> pg_backend_pid()");
 }
 
 static int
@@ -91,7 +91,8 @@ Test(readonly, refuses_clearly_and_recovers)
 	cr_assert_eq(tl_http(tl_daemon_port(E.d), "GET", "/healthz", NULL, NULL, 0, &r), 0);
 	cr_expect_eq(r.status, 200, "alive while the database refuses writes");
 	tl_resp_free(&r);
-	cr_expect_eq(tl_query_long(E.pg, "SELECT count(*) FROM edumon.submission"), 0, "nothing stored");
+	cr_expect_eq(
+	    tl_query_long(E.pg, "SELECT count(*) FROM edumon.submission"), 0, "nothing stored");
 
 	read_only(false);
 	/* Back: the same daemon stores again, within a generous minute. */
@@ -108,11 +109,15 @@ Test(readonly, refuses_clearly_and_recovers)
 	cr_expect_eq(tl_query_long(E.pg, "SELECT count(*) FROM edumon.submission"), 1,
 	    "exactly what was acknowledged is stored");
 	/* The rules engine recovered too: the stored class size fires. */
-	for (int i = 0; i < 200 && tl_query_long(E.pg, "SELECT count(*) FROM edumon.alert"
-	    " WHERE rule_id = 'class_size.school' AND state = 'firing'") != 1; i++)
+	for (int i = 0;
+	     i < 200 &&
+	     tl_query_long(E.pg, "SELECT count(*) FROM edumon.alert"
+	                         " WHERE rule_id = 'class_size.school' AND state = 'firing'") != 1;
+	     i++)
 		usleep(100 * 1000);
 	cr_expect_eq(tl_query_long(E.pg, "SELECT count(*) FROM edumon.alert WHERE rule_id ="
-	    " 'class_size.school' AND state = 'firing'"), 1);
+	                                 " 'class_size.school' AND state = 'firing'"),
+	    1);
 }
 
 /* SIGHUP (reload registry, tokens and rules) while submissions flow:

@@ -509,8 +509,7 @@ tl_daemon_start_with(const char *shell_prefix, const char *conninfo, const char 
 }
 
 struct tl_daemon *
-tl_daemon_start_on(int port, const char *shell_prefix, const char *conninfo,
-    const char *extra_args)
+tl_daemon_start_on(int port, const char *shell_prefix, const char *conninfo, const char *extra_args)
 {
 	const char *dir = getenv("EDUMON_TEST_TMPDIR");
 	struct tl_daemon *d;
@@ -828,14 +827,14 @@ tl_http(int port, const char *method, const char *path, const char *headers,
     const char *body, size_t body_len, struct tl_resp *out)
 {
 	return tl_http_ex(port, method, path, headers, body, body_len, HTTP_TIMEOUT_MS, out) ==
-		TL_HTTP_OK
-	    ? 0
-	    : -1;
+	               TL_HTTP_OK
+	           ? 0
+	           : -1;
 }
 
 enum tl_http_end
-tl_http_ex(int port, const char *method, const char *path, const char *headers,
-    const char *body, size_t body_len, int timeout_ms, struct tl_resp *out)
+tl_http_ex(int port, const char *method, const char *path, const char *headers, const char *body,
+    size_t body_len, int timeout_ms, struct tl_resp *out)
 {
 	struct sockaddr_in sa;
 	struct pollfd pfd;

@@ -89,8 +89,8 @@ struct tl_daemon *tl_daemon_start_with(const char *shell_prefix, const char *con
  * tl_daemon_start_with() on a given port (0: a free one), e.g. to start a
  * daemon again where a killed one listened, as a supervisor would.
  */
-struct tl_daemon *tl_daemon_start_on(int port, const char *shell_prefix, const char *conninfo,
-    const char *extra_args);
+struct tl_daemon *tl_daemon_start_on(
+    int port, const char *shell_prefix, const char *conninfo, const char *extra_args);
 
 /*
  * Poll GET /readyz on port every 100 ms until it answers 200 (the daemon has
