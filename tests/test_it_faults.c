@@ -21,7 +21,11 @@
  * assertions are on correctness, and the timings are printed.
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -29,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,16 +65,17 @@ struct key_rec {
 
 /* Attempt outcomes, summed per thread. */
 struct tally {
-	int created;        /* 201 */
-	int replayed;       /* of which Idempotent-Replayed: stored by an earlier attempt */
-	int unavailable;    /* 503 */
-	int no_retry_after; /* 503 without Retry-After */
-	int refused;        /* no connection */
-	int no_answer;      /* connected, not a byte back */
-	int partial;        /* a response cut short or malformed */
-	int other;          /* any other status: never retried */
-	int last_other;     /* its status */
-	char last_503[256]; /* body of the last 503, for the report */
+	int created;          /* 201 */
+	int replayed;         /* of which Idempotent-Replayed: stored by an earlier attempt */
+	int unavailable;      /* 503 */
+	int no_retry_after;   /* 503 without Retry-After */
+	int refused;          /* no connection */
+	int no_answer;        /* connected, not a byte back */
+	int partial;          /* a response cut short or malformed */
+	int other;            /* any other status: never retried */
+	int last_other;       /* its status */
+	char other_body[256]; /* and body */
+	char last_503[256];   /* body of the last 503, for the report */
 };
 
 struct load;
@@ -219,6 +225,7 @@ attempt(struct client *c, struct key_rec *k)
 		} else {
 			c->t.other++;
 			c->t.last_other = r.status;
+			snprintf(c->t.other_body, sizeof c->t.other_body, "%s", r.body);
 			settled = true;
 		}
 		break;
@@ -388,8 +395,10 @@ figures_of(struct figures *f)
 		f->t.no_answer += c->t.no_answer;
 		f->t.partial += c->t.partial;
 		f->t.other += c->t.other;
-		if (c->t.other > 0)
+		if (c->t.other > 0) {
 			f->t.last_other = c->t.last_other;
+			memcpy(f->t.other_body, c->t.other_body, sizeof f->t.other_body);
+		}
 		if (c->t.last_503[0] != '\0')
 			memcpy(f->t.last_503, c->t.last_503, sizeof f->t.last_503);
 		for (int j = 0; j < c->n; j++) {
@@ -483,7 +492,8 @@ expect_consistent(const struct figures *f)
 	cr_expect_eq(f->obs_missing, 0, "every stored submission has all its observations");
 	cr_expect_eq(f->orphans, 0, "no observation without its submission");
 	cr_expect_eq(f->obs_wrong, 0, "every observation holds its submission's value");
-	cr_expect_eq(f->t.other, 0, "no status but 201 and 503 (last: %d)", f->t.last_other);
+	cr_expect_eq(f->t.other, 0, "no status but 201 and 503 (last: %d %s)", f->t.last_other,
+	    f->t.other_body);
 	cr_expect_eq(f->t.no_retry_after, 0, "every 503 says when to retry");
 }
 
@@ -493,15 +503,23 @@ expect_consistent(const struct figures *f)
  * is reused, which a test of memory bounds would take for a leak; it is cut
  * to 8 MB here (the variable is ignored by a plain build).
  */
+static void receiver_stop(void);
+
 static void
-start_daemon(const char *extra)
+start_daemon_on(int port, const char *extra)
 {
-	E.d = tl_daemon_start_on(0,
+	E.d = tl_daemon_start_on(port,
 	    "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8\";"
 	    " export ASAN_OPTIONS;",
 	    E.db, extra);
 	E.port = tl_daemon_port(E.d);
 	tl_wait_ready(E.port);
+}
+
+static void
+start_daemon(const char *extra)
+{
+	start_daemon_on(0, extra);
 }
 
 static void
@@ -526,6 +544,7 @@ teardown(void)
 	}
 	load_free();
 	tl_fixture_end(&E.d, &E.pg, &E.db);
+	receiver_stop();
 }
 
 TestSuite(faults, .init = setup, .fini = teardown, .timeout = 120);
@@ -616,22 +635,189 @@ replay_acked(int max, int *sent, int *same)
 }
 
 /*
+ * A webhook receiver on a loopback port: one thread that takes one request
+ * per connection, answers 200 and records the X-Edumon-Delivery id of
+ * each message (a message may carry several events).
+ */
+#define MAX_DELIVERIES 4096
+static struct {
+	int fd, port;
+	pthread_t th;
+	atomic_bool stop;
+	pthread_mutex_t lock;
+	int n;        /* messages received */
+	int repeated; /* of which a delivery id seen before */
+	char ids[MAX_DELIVERIES][64];
+} R = {.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
+
+/*
+ * Read one request from fd (5 s at most) into buf (a digest of many alerts
+ * is large) and return its delivery id in id.
+ */
+static bool
+receiver_read(int fd, char *buf, size_t size, char *id, size_t idlen)
+{
+	char *hend, *p;
+	size_t len = 0, need = 0;
+	int64_t deadline = now_usec() + 5000000;
+
+	id[0] = '\0';
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (now_usec() > deadline || poll(&pfd, 1, 100) < 0 || len == size - 1)
+			return false;
+		if (!(pfd.revents & (POLLIN | POLLHUP)))
+			continue;
+		n = recv(fd, buf + len, size - 1 - len, 0);
+		if (n <= 0)
+			return false;
+		len += (size_t)n;
+		buf[len] = '\0';
+		hend = strstr(buf, "\r\n\r\n");
+		if (hend == NULL)
+			continue;
+		if (need == 0) {
+			for (p = buf; p < hend; p++)
+				*p = (char)tolower((unsigned char)*p);
+			p = strstr(buf, "\r\ncontent-length:");
+			need = (size_t)(hend + 4 - buf) +
+			       (p != NULL ? (size_t)atol(p + strlen("\r\ncontent-length:")) : 0);
+			p = strstr(buf, "\r\nx-edumon-delivery:");
+			if (p != NULL) {
+				p += strlen("\r\nx-edumon-delivery:");
+				p += strspn(p, " ");
+				snprintf(id, idlen, "%.*s", (int)strcspn(p, "\r"), p);
+			}
+		}
+		if (len >= need)
+			return true;
+	}
+}
+
+static void *
+receiver_main(void *arg)
+{
+	static const char ok[] =
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	size_t size = 16 << 20;
+	char *buf = xmalloc(size);
+
+	(void)arg;
+	while (!atomic_load(&R.stop)) {
+		struct pollfd pfd = {.fd = R.fd, .events = POLLIN};
+		char id[64];
+		int c;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		c = accept(R.fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		if (!receiver_read(c, buf, size, id, sizeof id)) {
+			fprintf(stderr, "faults: the webhook receiver could not read a request\n");
+			close(c);
+			continue;
+		}
+		send(c, ok, strlen(ok), MSG_NOSIGNAL);
+		close(c);
+		pthread_mutex_lock(&R.lock);
+		for (int i = 0; i < R.n && i < MAX_DELIVERIES; i++)
+			if (id[0] != '\0' && strcmp(R.ids[i], id) == 0) {
+				R.repeated++;
+				break;
+			}
+		if (R.n < MAX_DELIVERIES)
+			snprintf(R.ids[R.n], sizeof R.ids[R.n], "%s", id);
+		R.n++;
+		pthread_mutex_unlock(&R.lock);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void
+receiver_start(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof sa;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	R.fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(R.fd, 0);
+	cr_assert_eq(bind(R.fd, (struct sockaddr *)&sa, sizeof sa), 0, "%s", strerror(errno));
+	cr_assert_eq(listen(R.fd, 64), 0);
+	cr_assert_eq(getsockname(R.fd, (struct sockaddr *)&sa, &len), 0);
+	R.port = ntohs(sa.sin_port);
+	cr_assert_eq(pthread_create(&R.th, NULL, receiver_main, NULL), 0);
+}
+
+static void
+receiver_stop(void)
+{
+	if (R.fd < 0)
+		return;
+	atomic_store(&R.stop, true);
+	pthread_join(R.th, NULL);
+	close(R.fd);
+	R.fd = -1;
+}
+
+/* Delivery ids of delivered notifications that the receiver never saw. */
+static long
+deliveries_unseen(void)
+{
+	PGresult *res = PQexec(E.pg, "SELECT DISTINCT delivery_id FROM edumon.notification"
+	                             " WHERE state = 'delivered'");
+	long unseen = 0;
+
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(E.pg));
+	pthread_mutex_lock(&R.lock);
+	for (int i = 0; i < PQntuples(res); i++) {
+		bool seen = false;
+
+		for (int j = 0; j < R.n && j < MAX_DELIVERIES && !seen; j++)
+			seen = strcmp(R.ids[j], PQgetvalue(res, i, 0)) == 0;
+		unseen += !seen;
+	}
+	pthread_mutex_unlock(&R.lock);
+	PQclear(res);
+	return unseen;
+}
+
+/*
  * kill -9 of edumond while eight clients submit, then a start on the same
  * database and port. The clients retry through the outage with the same
  * keys. Every key ends acknowledged and stored once; alerts are neither
  * repeated nor lost (they agree with the stored figures); the new daemon
- * answers replays with the first receipts' ids.
+ * answers replays with the first receipts' ids. A webhook channel on the
+ * district, whose messages wait 3 s to be grouped, has events in its
+ * outbox when the daemon dies: after the restart every event reaches it.
  */
 Test(faults, kill_9_mid_load)
 {
 	struct figures f;
-	char more[512];
-	int64_t t_kill;
+	static const char extra[] = "--notify-group-wait 3000";
+	static const char outbox_sql[] =
+	    "SELECT (SELECT count(*) FROM edumon.notification WHERE state = 'pending')"
+	    " + (SELECT count(*) FROM edumon.alert_event WHERE kind <> 'acknowledged'"
+	    " AND id > (SELECT last_event_id FROM edumon.delivery_cursor))";
+	char more[768], sql[512];
+	int64_t t_kill, t0;
 	double outage;
 	int at_kill, replays, same;
-	long repeats, disagree, wrong;
+	long repeats, disagree, wrong, outbox_at_kill, outbox, unnotified, failed, unseen;
 
-	start_daemon(NULL);
+	receiver_start();
+	snprintf(sql, sizeof sql,
+	    "INSERT INTO edumon.channel (unit_id, kind, name, url, secret, min_severity,"
+	    " allow_private, rate_per_min) SELECT id, 'webhook', 'faults', "
+	    "'http://127.0.0.1:%d/hook', 'faults-secret', 'info', true, 0"
+	    " FROM edumon.org_unit WHERE code = '320703'",
+	    R.port);
+	tl_exec(E.pg, sql);
+	start_daemon(extra);
 	tl_wait_alerts_ready(E.port);
 	load_start("k9", 8, 5000);
 	cr_assert(
@@ -640,9 +826,9 @@ Test(faults, kill_9_mid_load)
 	tl_daemon_kill(E.d);
 	E.d = NULL;
 	t_kill = now_usec();
+	outbox_at_kill = qlong(outbox_sql);
 	sleep_ms(1000); /* the clients meet a closed port and keep trying */
-	E.d = tl_daemon_start_on(E.port, NULL, E.db, NULL);
-	tl_wait_ready(E.port);
+	start_daemon_on(E.port, extra);
 	outage = elapsed_s(t_kill);
 	cr_assert(load_wait_acked(at_kill + 150, 30), "the new daemon takes submissions");
 	load_stop(30);
@@ -661,11 +847,42 @@ Test(faults, kill_9_mid_load)
 	cr_expect_eq(disagree, 0, "every alert's history ends in its state");
 	replay_acked(400, &replays, &same);
 	cr_expect_eq(same, replays, "replays answered with the first receipt's id");
+
+	t0 = now_usec();
+	while ((outbox = qlong(outbox_sql)) > 0 && elapsed_s(t0) < 30)
+		sleep_ms(200);
+	cr_expect_eq(outbox, 0, "the outbox empties after the restart");
+	if (outbox > 0) {
+		/* What is stuck, and why, for whoever reads the failure. */
+		char *why = tl_query_value(E.pg,
+		    "SELECT string_agg(state || ', attempt ' || attempts || ': '"
+		    " || coalesce(last_error, '-') || ' (' || n || ')', '; ') FROM (SELECT state,"
+		    " attempts, last_error, count(*) AS n FROM edumon.notification"
+		    " WHERE state <> 'delivered' GROUP BY 1, 2, 3) q");
+
+		fprintf(stderr, "faults: notifications not delivered: %s; log %s\n",
+		    why != NULL ? why : "(none: events not matched)", tl_daemon_log(E.d));
+		free(why);
+	}
+	/* The channel covers the district and its schools, not the city above. */
+	unnotified =
+	    qlong("SELECT count(*) FROM edumon.alert_event e JOIN edumon.org_unit u"
+	          " ON u.id = e.alert_unit_id JOIN edumon.org_unit d ON d.code = '320703'"
+	          " WHERE (u.id = d.id OR u.parent_id = d.id) AND e.kind <> 'acknowledged'"
+	          " AND NOT EXISTS (SELECT FROM edumon.notification n WHERE n.event_id = e.id)");
+	cr_expect_eq(unnotified, 0, "every alert event of the district has its notification");
+	failed = qlong("SELECT count(*) FROM edumon.notification WHERE state <> 'delivered'");
+	cr_expect_eq(failed, 0, "every notification was delivered");
+	unseen = deliveries_unseen();
+	cr_expect_eq(unseen, 0, "the receiver got every message recorded as delivered");
 	snprintf(more, sizeof more,
-	    "killed after %d acknowledged, outage %.1f s (restarted on the same port); alert events"
-	    " %ld, repeated %ld, wrong %ld; replays %d, same id %d",
-	    at_kill, outage, qlong("SELECT count(*) FROM edumon.alert_event"), repeats, wrong,
-	    replays, same);
+	    "killed after %d acknowledged with %ld events in the outbox, outage %.1f s (restarted"
+	    " on the same port); alert events %ld, repeated %ld, wrong %ld; notifications %ld,"
+	    " undelivered %ld, messages received %d (%d again after the restart); replays %d,"
+	    " same id %d",
+	    at_kill, outbox_at_kill, outage, qlong("SELECT count(*) FROM edumon.alert_event"),
+	    repeats, wrong, qlong("SELECT count(*) FROM edumon.notification"), failed + unnotified,
+	    R.n, R.repeated, replays, same);
 	figures_print("kill_9_mid_load", &f, more);
 }
 
