@@ -62,25 +62,6 @@ daemon_fds(int pid)
 	return n;
 }
 
-/* A "Name: value" line of /proc/PID/status, as a number (VmRSS in kB). */
-static long
-daemon_status(int pid, const char *name)
-{
-	char path[64], line[256];
-	size_t n = strlen(name);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (strncmp(line, name, n) == 0 && line[n] == ':')
-			v = atol(line + n + 1);
-	fclose(f);
-	return v;
-}
-
 /* User plus system CPU time of the daemon, in clock ticks. */
 static long
 daemon_cpu_ticks(int pid)
@@ -103,19 +84,6 @@ daemon_cpu_ticks(int pid)
 			 &stime),
 	    2);
 	return (long)(utime + stime);
-}
-
-/* The value of an unlabelled metric, or -1. */
-static long
-metric(int port, const char *name)
-{
-	struct tl_resp r;
-	long v = -1;
-
-	if (tl_http(port, "GET", "/metrics", NULL, NULL, 0, &r) == 0 && r.status == 200)
-		v = tl_metric_value(r.body, name);
-	tl_resp_free(&r);
-	return v;
 }
 
 static int
@@ -302,7 +270,7 @@ assert_recovered(void)
 
 	cr_assert_eq(healthz(E.port), 200, "edumond still serves /healthz");
 	for (int i = 0; i < 200; i++) {
-		conns = metric(E.port, "edumon_http_connections");
+		conns = tl_metric(E.port, "edumon_http_connections");
 		fds = daemon_fds(E.pid);
 		if (conns == 1 && fds <= E.base_fds)
 			return;
@@ -338,7 +306,7 @@ Test(hostile, slowloris_headers_cut_at_the_deadline)
 	close(fd);
 	cr_assert(cut, "the trickling client was not cut off in %.1f s", elapsed);
 	cr_expect_geq(elapsed, 1.9, "cut off before the 2 s deadline (%.2f s)", elapsed);
-	cr_expect_geq(metric(E.port, "edumon_http_deadline_closed_total"), 1);
+	cr_expect_geq(tl_metric(E.port, "edumon_http_deadline_closed_total"), 1);
 	assert_recovered();
 }
 
@@ -361,7 +329,7 @@ Test(hostile, slow_body_cut_at_the_deadline)
 	close(fd);
 	cr_assert(cut, "the trickled body was not cut off in %.1f s", elapsed);
 	cr_expect_geq(elapsed, 1.9, "%.2f s", elapsed);
-	cr_expect_geq(metric(E.port, "edumon_http_deadline_closed_total"), 1);
+	cr_expect_geq(tl_metric(E.port, "edumon_http_deadline_closed_total"), 1);
 	assert_recovered();
 }
 
@@ -589,7 +557,7 @@ Test(hostile_cap, idle_connections_are_capped, .init = setup_capped, .fini = tea
 {
 	enum { N = 2000 };
 	static int fds[N];
-	long rss0 = daemon_status(E.pid, "VmRSS"), rss, held;
+	long rss0 = tl_proc_status(E.pid, "VmRSS"), rss, held;
 	long conns = -1;
 
 	raise_own_nofile(N + 64);
@@ -603,7 +571,7 @@ Test(hostile_cap, idle_connections_are_capped, .init = setup_capped, .fini = tea
 	}
 	usleep(500000);
 	held = daemon_fds(E.pid) - E.base_fds;
-	rss = daemon_status(E.pid, "VmRSS");
+	rss = tl_proc_status(E.pid, "VmRSS");
 	cr_expect_leq(held, 50, "the daemon holds %ld connections, the cap is 50", held);
 	cr_expect_geq(held, 40, "the daemon accepts up to its cap (%ld)", held);
 	cr_expect_lt(rss - rss0, 32 * 1024, "VmRSS grew from %ld to %ld kB", rss0, rss);
@@ -617,14 +585,14 @@ Test(hostile_cap, idle_connections_are_capped, .init = setup_capped, .fini = tea
 		usleep(100000);
 	cr_assert_eq(healthz(E.port), 200, "served again once the idle clients left");
 	for (int i = 0; i < 100; i++) {
-		conns = metric(E.port, "edumon_http_connections");
+		conns = tl_metric(E.port, "edumon_http_connections");
 		if (conns == 1)
 			break;
 		usleep(100000);
 	}
 	cr_expect_eq(conns, 1);
-	cr_expect_geq(metric(E.port, "edumon_http_connection_cap_reached_total"), 1);
-	cr_expect_eq(metric(E.port, "edumon_http_connections_max"), 50);
+	cr_expect_geq(tl_metric(E.port, "edumon_http_connection_cap_reached_total"), 1);
+	cr_expect_eq(tl_metric(E.port, "edumon_http_connections_max"), 50);
 	assert_recovered();
 }
 

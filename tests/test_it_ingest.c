@@ -595,25 +595,6 @@ Test(ingest, gbk_csv_from_a_chinese_excel)
 
 #include <signal.h>
 
-/* Read a metric's value from /metrics; -1 if absent. */
-static long
-metric_value(const char *name)
-{
-	struct tl_resp r;
-	char key[128];
-	const char *p;
-	long v = -1;
-
-	if (tl_http(E.port, "GET", "/metrics", NULL, NULL, 0, &r) != 0)
-		return -1;
-	snprintf(key, sizeof key, "\n%s ", name);
-	p = strstr(r.body, key);
-	if (p != NULL)
-		v = atol(p + strlen(key));
-	tl_resp_free(&r);
-	return v;
-}
-
 Test(ingest, sigterm_drains_requests_in_flight)
 {
 	enum { N = 10 };
@@ -633,9 +614,9 @@ Test(ingest, sigterm_drains_requests_in_flight)
 		    i + 1, i);
 		fds[i] = send_raw(E.port, E.school_token, body);
 	}
-	for (int i = 0; i < 100 && metric_value("edumon_http_inflight") != N; i++)
+	for (int i = 0; i < 100 && tl_metric(E.port, "edumon_http_inflight") != N; i++)
 		usleep(50000);
-	cr_assert_eq(metric_value("edumon_http_inflight"), N, "all requests are in flight");
+	cr_assert_eq(tl_metric(E.port, "edumon_http_inflight"), N, "all requests are in flight");
 
 	cr_assert_eq(kill(tl_daemon_pid(E.d), SIGTERM), 0);
 	usleep(300000);

@@ -40,17 +40,6 @@ teardown(void)
 	free(E.token);
 }
 
-static void
-exec_ok(const char *sql)
-{
-	PGresult *res = PQexec(E.pg, sql);
-	ExecStatusType st = PQresultStatus(res);
-
-	cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-	    PQerrorMessage(E.pg));
-	PQclear(res);
-}
-
 /* Set the switch for the database and make every session of the daemon
  * start again, so that its connections see it. */
 static void
@@ -60,9 +49,9 @@ read_only(bool on)
 
 	snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" SET default_transaction_read_only = %s",
 	    PQdb(E.pg), on ? "on" : "off");
-	exec_ok(sql);
-	exec_ok("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-		" WHERE datname = current_database() AND pid <> pg_backend_pid()");
+	tl_exec(E.pg, sql);
+	tl_exec(E.pg, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+	              " WHERE datname = current_database() AND pid <> pg_backend_pid()");
 }
 
 static int
@@ -78,16 +67,6 @@ post(int value, struct tl_resp *r)
 	    "\"metrics\":{\"class_size_max\":%d}}", value);
 	return tl_http(tl_daemon_port(E.d), "POST", "/v1/submissions", headers, body,
 	    strlen(body), r);
-}
-
-static long
-count(const char *sql)
-{
-	char *v = tl_query_value(E.pg, sql);
-	long n = v != NULL ? atol(v) : -1;
-
-	free(v);
-	return n;
 }
 
 TestSuite(readonly, .init = setup, .fini = teardown, .timeout = 120);
@@ -112,7 +91,8 @@ Test(readonly, refuses_clearly_and_recovers)
 	cr_assert_eq(tl_http(tl_daemon_port(E.d), "GET", "/healthz", NULL, NULL, 0, &r), 0);
 	cr_expect_eq(r.status, 200, "alive while the database refuses writes");
 	tl_resp_free(&r);
-	cr_expect_eq(count("SELECT count(*) FROM edumon.submission"), 0, "nothing stored");
+	cr_expect_eq(
+	    tl_query_long(E.pg, "SELECT count(*) FROM edumon.submission"), 0, "nothing stored");
 
 	read_only(false);
 	/* Back: the same daemon stores again, within a generous minute. */
@@ -126,14 +106,18 @@ Test(readonly, refuses_clearly_and_recovers)
 		tl_resp_free(&r);
 	}
 	cr_expect(accepted, "the daemon recovered by itself");
-	cr_expect_eq(count("SELECT count(*) FROM edumon.submission"), 1,
+	cr_expect_eq(tl_query_long(E.pg, "SELECT count(*) FROM edumon.submission"), 1,
 	    "exactly what was acknowledged is stored");
 	/* The rules engine recovered too: the stored class size fires. */
-	for (int i = 0; i < 200 && count("SELECT count(*) FROM edumon.alert"
-	    " WHERE rule_id = 'class_size.school' AND state = 'firing'") != 1; i++)
+	for (int i = 0;
+	     i < 200 &&
+	     tl_query_long(E.pg, "SELECT count(*) FROM edumon.alert"
+	                         " WHERE rule_id = 'class_size.school' AND state = 'firing'") != 1;
+	     i++)
 		usleep(100 * 1000);
-	cr_expect_eq(count("SELECT count(*) FROM edumon.alert WHERE rule_id ="
-	    " 'class_size.school' AND state = 'firing'"), 1);
+	cr_expect_eq(tl_query_long(E.pg, "SELECT count(*) FROM edumon.alert WHERE rule_id ="
+	                                 " 'class_size.school' AND state = 'firing'"),
+	    1);
 }
 
 /* SIGHUP (reload registry, tokens and rules) while submissions flow:
@@ -152,6 +136,6 @@ Test(readonly, sighup_under_load)
 		tl_resp_free(&r);
 	}
 	cr_expect_eq(ok, 60);
-	cr_expect_eq(count("SELECT count(*) FROM edumon.submission"), 60);
+	cr_expect_eq(tl_query_long(E.pg, "SELECT count(*) FROM edumon.submission"), 60);
 	tl_wait_alerts_ready(tl_daemon_port(E.d));
 }

@@ -536,14 +536,31 @@ healthz_probe(int port, void *arg)
 	return ok;
 }
 
+static struct tl_daemon *daemon_start(int port, const char *shell_prefix, const char *conninfo,
+    const char *extra_args, tl_probe_fn probe, void *arg);
+
 struct tl_daemon *
 tl_daemon_start_with(const char *shell_prefix, const char *conninfo, const char *extra_args)
 {
-	return tl_daemon_start_probe(shell_prefix, conninfo, extra_args, healthz_probe, NULL);
+	return daemon_start(0, shell_prefix, conninfo, extra_args, healthz_probe, NULL);
 }
 
 struct tl_daemon *
 tl_daemon_start_probe(const char *shell_prefix, const char *conninfo, const char *extra_args,
+    tl_probe_fn probe, void *arg)
+{
+	return daemon_start(0, shell_prefix, conninfo, extra_args, probe, arg);
+}
+
+struct tl_daemon *
+tl_daemon_start_on(int port, const char *shell_prefix, const char *conninfo, const char *extra_args)
+{
+	return daemon_start(port, shell_prefix, conninfo, extra_args, healthz_probe, NULL);
+}
+
+/* Start edumond on port (0: a free one) and wait until probe says it is up. */
+static struct tl_daemon *
+daemon_start(int port, const char *shell_prefix, const char *conninfo, const char *extra_args,
     tl_probe_fn probe, void *arg)
 {
 	const char *dir = getenv("EDUMON_TEST_TMPDIR");
@@ -558,7 +575,7 @@ tl_daemon_start_probe(const char *shell_prefix, const char *conninfo, const char
 	if (dir == NULL || *dir == '\0')
 		dir = "/tmp";
 	d = xcalloc(1, sizeof *d);
-	d->port = free_port();
+	d->port = port > 0 ? port : free_port();
 	d->log = xasprintf("%s/edumond-%ld-XXXXXX", dir, (long)parent);
 	logfd = mkstemp(d->log);
 	if (logfd == -1)
@@ -848,20 +865,31 @@ int
 tl_http(int port, const char *method, const char *path, const char *headers,
     const char *body, size_t body_len, struct tl_resp *out)
 {
+	return tl_http_ex(port, method, path, headers, body, body_len, HTTP_TIMEOUT_MS, out) ==
+	               TL_HTTP_OK
+	           ? 0
+	           : -1;
+}
+
+enum tl_http_end
+tl_http_ex(int port, const char *method, const char *path, const char *headers, const char *body,
+    size_t body_len, int timeout_ms, struct tl_resp *out)
+{
 	struct sockaddr_in sa;
 	struct pollfd pfd;
 	struct buf req, raw;
 	char chunk[16384];
-	int64_t deadline = now_usec() + (int64_t)HTTP_TIMEOUT_MS * 1000;
+	int64_t deadline = now_usec() + (int64_t)timeout_ms * 1000;
 	bool head = strcmp(method, "HEAD") == 0, eof = false;
+	enum tl_http_end end = TL_HTTP_PARTIAL;
 	size_t off;
 	ssize_t n;
-	int fd, rc = -1, wait_ms;
+	int fd, wait_ms;
 
 	memset(out, 0, sizeof *out);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd == -1)
-		return -1;
+		return TL_HTTP_REFUSED;
 	memset(&sa, 0, sizeof sa);
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -874,10 +902,10 @@ tl_http(int port, const char *method, const char *path, const char *headers,
 
 		pfd.fd = fd;
 		pfd.events = POLLOUT;
-		if (errno != EINPROGRESS || poll(&pfd, 1, HTTP_TIMEOUT_MS) != 1 ||
+		if (errno != EINPROGRESS || poll(&pfd, 1, timeout_ms) != 1 ||
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1 || err != 0) {
 			close(fd);
-			return -1;
+			return TL_HTTP_REFUSED;
 		}
 	}
 
@@ -928,17 +956,19 @@ tl_http(int port, const char *method, const char *path, const char *headers,
 				    head, out);
 
 				if (r == 1)
-					rc = 0;
+					end = TL_HTTP_OK;
 				if (r != 0)
 					goto done;
 			}
 		}
 	}
 done:
+	if (end != TL_HTTP_OK && raw.len == 0)
+		end = TL_HTTP_NO_ANSWER;
 	close(fd);
 	buf_free(&req);
 	buf_free(&raw);
-	return rc;
+	return end;
 }
 
 void
@@ -952,7 +982,7 @@ tl_resp_free(struct tl_resp *r)
 const char *
 tl_resp_header(const struct tl_resp *r, const char *name)
 {
-	static char value[8192];
+	static _Thread_local char value[8192];
 
 	if (r->headers == NULL || !header_find(r->headers, name, value, sizeof value))
 		return NULL;
@@ -1025,4 +1055,60 @@ char *
 tl_file_tail(const char *path)
 {
 	return file_tail(path);
+}
+
+long
+tl_metric(int port, const char *name)
+{
+	struct tl_resp r;
+	long v = -1;
+
+	if (tl_http(port, "GET", "/metrics", NULL, NULL, 0, &r) == 0 && r.status == 200)
+		v = tl_metric_value(r.body, name);
+	tl_resp_free(&r);
+	return v;
+}
+
+long
+tl_proc_status(int pid, const char *name)
+{
+	char path[64], line[256];
+	size_t n = strlen(name);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		cr_assert_fail("%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, name, n) == 0 && line[n] == ':')
+			v = atol(line + n + 1);
+	fclose(f);
+	return v;
+}
+
+void
+tl_exec(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	char *msg;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		msg = xstrdup(PQresultErrorMessage(r));
+		PQclear(r);
+		cr_assert_fail("%s: %s", sql, msg);
+	}
+	PQclear(r);
+}
+
+long
+tl_query_long(PGconn *c, const char *sql)
+{
+	char *v = tl_query_value(c, sql);
+	long n = v != NULL ? atol(v) : -1;
+
+	free(v);
+	return n;
 }

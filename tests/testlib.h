@@ -99,6 +99,13 @@ typedef int (*tl_probe_fn)(int port, void *arg);
 struct tl_daemon *tl_daemon_start_probe(const char *shell_prefix, const char *conninfo,
     const char *extra_args, tl_probe_fn probe, void *arg);
 /*
+ * tl_daemon_start_with() on a given port (0: a free one), e.g. to start a
+ * daemon again where a killed one listened, as a supervisor would.
+ */
+struct tl_daemon *tl_daemon_start_on(
+    int port, const char *shell_prefix, const char *conninfo, const char *extra_args);
+
+/*
  * Poll GET /readyz on port every 100 ms until it answers 200 (the daemon has
  * its database connections and registry); fails the test after 10 s.
  */
@@ -157,13 +164,31 @@ struct tl_resp {
 int tl_http(int port, const char *method, const char *path, const char *headers,
 	    const char *body, size_t body_len, struct tl_resp *out);
 
+/* How a request made with tl_http_ex() ended. */
+enum tl_http_end {
+	TL_HTTP_OK,        /* a complete, well-formed response is in *out */
+	TL_HTTP_REFUSED,   /* no connection was made (refused, or connect timed out) */
+	TL_HTTP_NO_ANSWER, /* connected, but not a byte of answer before EOF, reset or timeout */
+	TL_HTTP_PARTIAL,   /* some of an answer, then EOF, reset or timeout; or malformed */
+};
+
+/*
+ * tl_http() with a deadline of timeout_ms for the whole exchange, saying how
+ * it ended: a client that retries needs to tell "never reached the server"
+ * from "reached it, no answer" (the request may have been carried out), and
+ * a server that cuts a response short is a bug of its own. *out is filled
+ * only for TL_HTTP_OK and is safe to free in every case. Thread-safe.
+ */
+enum tl_http_end tl_http_ex(int port, const char *method, const char *path, const char *headers,
+    const char *body, size_t body_len, int timeout_ms, struct tl_resp *out);
+
 /* Free what r holds and zero it; r itself is not freed. */
 void tl_resp_free(struct tl_resp *r);
 
 /*
  * Value of the first header called name (case-insensitive), with
- * surrounding blanks removed, or NULL. The result lives in a static buffer
- * overwritten by the next call.
+ * surrounding blanks removed, or NULL. The result lives in a per-thread
+ * static buffer overwritten by the thread's next call.
  */
 const char *tl_resp_header(const struct tl_resp *r, const char *name);
 
@@ -201,5 +226,24 @@ long tl_metric_value(const char *text, const char *name);
  * test if the query fails.
  */
 char *tl_query_value(PGconn *c, const char *sql);
+
+/*
+ * The value of the unlabelled metric name in GET /metrics on port, or -1 if
+ * the daemon does not answer or has no such line.
+ */
+long tl_metric(int port, const char *name);
+
+/*
+ * A "Name: value" line of /proc/PID/status read as a number (VmRSS and
+ * VmHWM are in kB), or -1 if there is no such line. Fails the test if the
+ * file cannot be read (the process is gone).
+ */
+long tl_proc_status(int pid, const char *name);
+
+/* Run sql, expecting a command or query to succeed; fails the test if not. */
+void tl_exec(PGconn *c, const char *sql);
+
+/* tl_query_value() read as a number; -1 when there is no row or it is NULL. */
+long tl_query_long(PGconn *c, const char *sql);
 
 #endif
