@@ -90,6 +90,30 @@ result_error(PGconn *conn, const PGresult *res)
 	return line;
 }
 
+PGresult *
+migrate_query(PGconn *conn, const char *what, const char *sql, int nparams,
+    const char *const *params, char sqlstate[6], char **cause)
+{
+	PGresult *res;
+	const char *st;
+	char *msg;
+
+	if (sqlstate != NULL)
+		sqlstate[0] = '\0';
+	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (res != NULL &&
+	    (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK))
+		return res;
+	st = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (sqlstate != NULL && st != NULL)
+		snprintf(sqlstate, 6, "%s", st);
+	msg = result_error(conn, res);
+	*cause = xasprintf("%s: %s", what, msg);
+	free(msg);
+	PQclear(res);
+	return NULL;
+}
+
 /*
  * Run sql with nparams text parameters. Returns the result if its status is
  * want; otherwise clears it, sets *cause to "what: message" and returns
@@ -99,15 +123,11 @@ static PGresult *
 run(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params,
     ExecStatusType want, char **cause)
 {
-	PGresult *res;
-	char *msg;
+	PGresult *res = migrate_query(conn, what, sql, nparams, params, NULL, cause);
 
-	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	if (res != NULL && PQresultStatus(res) == want)
+	if (res == NULL || PQresultStatus(res) == want)
 		return res;
-	msg = result_error(conn, res);
-	*cause = xasprintf("%s: %s", what, msg);
-	free(msg);
+	*cause = xasprintf("%s: unexpected result %s", what, PQresStatus(PQresultStatus(res)));
 	PQclear(res);
 	return NULL;
 }
