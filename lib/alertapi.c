@@ -94,13 +94,8 @@ static const char *const qparam_names[QP_COUNT] = {
     [QP_CURSOR] = "cursor",
 };
 
-/*
- * A unit code the principal may name: it exists and lies within the
- * token's unit (anything, for admin). NULL otherwise: the caller must not
- * tell the two cases apart.
- */
-static const struct unit *
-reachable_unit(const struct alert_reach *r, const char *code)
+const struct unit *
+alert_reach_unit(const struct alert_reach *r, const char *code)
 {
 	const struct unit *u = registry_by_code(r->registry, code);
 
@@ -127,9 +122,8 @@ severities_parse(const char *s, unsigned *mask)
 	}
 }
 
-/* A rule id as rules.c allows them: [a-z0-9_.-]{1,64}. */
-static bool
-rule_id_valid(const char *s)
+bool
+alert_rule_id_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -172,7 +166,7 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 	case QP_DISTRICT:
 	case QP_UNIT:
 	case QP_SCHOOL:
-		if ((u = reachable_unit(r, v)) == NULL) {
+		if ((u = alert_reach_unit(r, v)) == NULL) {
 			*cause = xasprintf("%s: \"%.*s\" is not a unit code within the token's reach",
 			    name, QUOTE_MAX, v);
 			return -1;
@@ -191,7 +185,7 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 		q->metric_id = m->id;
 		return 0;
 	case QP_RULE:
-		if (!rule_id_valid(v)) {
+		if (!alert_rule_id_valid(v)) {
 			*cause = xasprintf("rule: \"%.*s\" is not a rule id (1 to 64 of a-z, 0-9, _ . -)",
 			    QUOTE_MAX, v);
 			return -1;
