@@ -481,14 +481,15 @@ time_readable(PGconn *conn, const char *option, const char *text, char **cause)
 	if (text == NULL)
 		return 0;
 	if (silence_local_time_valid(text)) {
-		res = migrate_query(conn, option, "SELECT $1::timestamptz", 1, &text, NULL, &why);
+		res = migrate_query(conn, "PostgreSQL", "SELECT $1::timestamptz", 1, &text, NULL,
+		    &why);
 		if (res != NULL) {
 			PQclear(res);
 			return 0;
 		}
 	}
-	*cause = xasprintf("%s: \"%.*s\" is not a time YYYY-MM-DD HH:MM[:SS]%s%s", option,
-	    QUOTE_MAX, text, why != NULL ? ": " : "", why != NULL ? why : "");
+	*cause = xasprintf("%s: \"%.*s\" is not a time YYYY-MM-DD HH:MM[:SS]%s%s%s", option,
+	    QUOTE_MAX, text, why != NULL ? " (" : "", why != NULL ? why : "", why != NULL ? ")" : "");
 	free(why);
 	return -1;
 }
@@ -526,10 +527,10 @@ silence_add_db(PGconn *conn, struct silence_spec *spec, int *id, char **cause)
 	ov[3] = max;
 	if ((res = migrate_query(conn, "check times", order_sql, 4, ov, NULL, cause)) == NULL)
 		return -1;
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-		msg = xstrdup("--until: the silence must end after it starts (--starts, or now)");
-	else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
 		msg = xstrdup("--until: that time has passed: the silence would never be in force");
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		msg = xstrdup("--until: the silence must end after it starts (--starts)");
 	else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
 		msg = xasprintf("a silence lasts at most %lld days", SILENCE_DURATION_MAX / 86400);
 	PQclear(res);
