@@ -305,12 +305,12 @@ body_check(const bool *seen, const int64_t t[2], int64_t now, const struct alert
 		*cause = xstrdup("give exactly one of ends_at and duration_seconds");
 		return -1;
 	}
-	if (end <= start) {
-		*cause = xstrdup("ends_at must be later than starts_at");
-		return -1;
-	}
 	if (end <= now * 1000000) {
 		*cause = xstrdup("ends_at is in the past: the silence would never be in force");
+		return -1;
+	}
+	if (end <= start) {
+		*cause = xstrdup("ends_at must be later than starts_at");
 		return -1;
 	}
 	if (end - start > SILENCE_DURATION_MAX * 1000000) {
@@ -400,25 +400,114 @@ fail:
 
 /* ---- SQL ---- */
 
+/* RFC 3339 UTC text of a timestamptz column. */
+#define TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+/* Within the subtree of scope unit p, or p is NULL (admin, the CLI). */
+#define IN_SCOPE(p)                                                                        \
+	"(" p " IS NULL OR (s.unit_id IS NOT NULL AND edumon.channel_covers(" p                \
+	", true, s.unit_id)))"
+/* The columns of enum silence_col, from a relation aliased s. */
+#define SILENCE_COLS                                                                       \
+	"SELECT s.id, u.code, u.name, s.rule_id, m.code, s.label_key, s.label_value, "     \
+	TS("s.starts_at") ", " TS("s.ends_at") ", s.created_by, s.comment, "               \
+	TS("s.created_at") ", " TS("s.expired_at") ","                                       \
+	" s.starts_at <= now() AND now() < s.ends_at FROM "
+#define SILENCE_JOINS                                                                      \
+	" s LEFT JOIN edumon.org_unit u ON u.id = s.unit_id"                               \
+	" LEFT JOIN edumon.metric m ON m.id = s.metric_id "
+
 /* The times are computed once (v) and checked again here, so that no
  * front end can store a silence that ends before it starts or has ended. */
 const char silence_sql_insert[] =
     "WITH t AS (SELECT coalesce($6::timestamptz, now()) AS s),"
     " v AS (SELECT s, coalesce($7::timestamptz, s + $8::bigint * interval '1 second') AS e"
-    " FROM t)"
-    " INSERT INTO edumon.silence (unit_id, rule_id, metric_id, label_key, label_value,"
+    " FROM t),"
+    " ins AS (INSERT INTO edumon.silence (unit_id, rule_id, metric_id, label_key, label_value,"
     " starts_at, ends_at, created_by, comment, token_id)"
     " SELECT $1::int, $2::text, $3::smallint, $4::text, $5::text, v.s, v.e, $9::text,"
     " $10::text, $11::int FROM v WHERE v.e > v.s AND v.e > now()"
-    " RETURNING id";
+    " RETURNING *) " SILENCE_COLS "ins" SILENCE_JOINS;
 
 const char silence_sql_expire[] =
     "UPDATE edumon.silence s SET ends_at = greatest(now(), s.starts_at + interval '1 microsecond'),"
     " expired_at = now()"
-    " WHERE s.id = $1::int AND s.ends_at > now()"
-    " AND ($2::int IS NULL OR (s.unit_id IS NOT NULL"
-    " AND edumon.channel_covers($2::int, true, s.unit_id)))"
+    " WHERE s.id = $1::int AND s.ends_at > now() AND " IN_SCOPE("$2::int")
     " RETURNING s.id";
+
+const char silence_sql_get[] =
+    SILENCE_COLS "edumon.silence" SILENCE_JOINS "WHERE s.id = $1::int AND " IN_SCOPE("$2::int");
+
+const char silence_sql_list[] =
+    SILENCE_COLS "edumon.silence" SILENCE_JOINS "WHERE " IN_SCOPE("$1::int")
+    " AND ($2::boolean OR s.ends_at > now()) ORDER BY s.id DESC LIMIT 1000";
+
+_Static_assert(SILENCE_LIST_MAX == 1000, "silence_sql_list's LIMIT");
+
+/* ,"name":"text" or ,"name":null */
+static void
+put_member(struct buf *b, const char *name, const char *v)
+{
+	buf_printf(b, ",\"%s\":", name);
+	if (v == NULL)
+		buf_puts(b, "null");
+	else
+		buf_json_string(b, v);
+}
+
+void
+silence_json(struct buf *b, const char *const *c)
+{
+	buf_printf(b, "{\"id\":%s,\"unit\":", c[SCOL_ID]);
+	if (c[SCOL_UNIT_CODE] == NULL)
+		buf_puts(b, "null");
+	else {
+		buf_puts(b, "{\"code\":");
+		buf_json_string(b, c[SCOL_UNIT_CODE]);
+		put_member(b, "name", c[SCOL_UNIT_NAME]);
+		buf_putc(b, '}');
+	}
+	put_member(b, "rule", c[SCOL_RULE]);
+	put_member(b, "metric", c[SCOL_METRIC]);
+	buf_puts(b, ",\"label\":");
+	if (c[SCOL_LABEL_KEY] == NULL)
+		buf_puts(b, "null");
+	else {
+		buf_putc(b, '{');
+		buf_json_string(b, c[SCOL_LABEL_KEY]);
+		buf_putc(b, ':');
+		buf_json_string(b, c[SCOL_LABEL_VALUE] != NULL ? c[SCOL_LABEL_VALUE] : "");
+		buf_putc(b, '}');
+	}
+	put_member(b, "starts_at", c[SCOL_STARTS_AT]);
+	put_member(b, "ends_at", c[SCOL_ENDS_AT]);
+	put_member(b, "by", c[SCOL_BY]);
+	put_member(b, "comment", c[SCOL_COMMENT]);
+	put_member(b, "created_at", c[SCOL_CREATED_AT]);
+	put_member(b, "expired_at", c[SCOL_EXPIRED_AT]);
+	buf_printf(b, ",\"active\":%s}",
+	    c[SCOL_ACTIVE] != NULL && strcmp(c[SCOL_ACTIVE], "t") == 0 ? "true" : "false");
+}
+
+int
+silence_list_query_parse(const char *query, bool *all, char **cause)
+{
+	static const char *const yes[] = {"all=1", "all=true"}, *const no[] = {"all=0", "all=false"};
+	const char *q = query != NULL ? query : "";
+
+	*all = false;
+	if (q[0] == '\0' || names_index(no, ARRAY_LEN(no), q, strlen(q)) >= 0)
+		return 0;
+	if (names_index(yes, ARRAY_LEN(yes), q, strlen(q)) >= 0) {
+		*all = true;
+		return 0;
+	}
+	*cause = strncmp(q, "all=", 4) == 0
+	    ? xasprintf("all: \"%.*s\" is not 1, true, 0 or false", QUOTE_MAX, q + 4)
+	    : xasprintf("the only parameter is all (all=1 lists ended silences too), not "
+			"\"%.*s\"",
+		  QUOTE_MAX, q);
+	return -1;
+}
 
 /* Decimal text of v into out, or NULL when v is 0. */
 static const char *

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "alertapi.h"
+#include "util.h"
 
 struct pg_conn;
 struct pg_result;
@@ -99,11 +100,30 @@ int silence_body_parse(const char *body, size_t len, const struct alert_reach *r
 
 /* ---- SQL shared by the CLI and the API ---- */
 
+/* The columns every statement below returns, in this order. */
+enum silence_col {
+	SCOL_ID,
+	SCOL_UNIT_CODE,
+	SCOL_UNIT_NAME,
+	SCOL_RULE,
+	SCOL_METRIC,
+	SCOL_LABEL_KEY,
+	SCOL_LABEL_VALUE,
+	SCOL_STARTS_AT, /* RFC 3339 UTC with microseconds */
+	SCOL_ENDS_AT,
+	SCOL_BY,
+	SCOL_COMMENT,
+	SCOL_CREATED_AT,
+	SCOL_EXPIRED_AT,
+	SCOL_ACTIVE, /* "t" or "f" */
+	SCOL_COUNT
+};
+
 /*
  * Insert: $1 unit_id, $2 rule, $3 metric_id, $4 label_key, $5 label_value,
  * $6 starts_at (NULL: now), $7 ends_at (NULL: $6 + $8 seconds), $8
- * duration seconds, $9 by, $10 comment, $11 token_id. Returns the id; no
- * row when the silence would not end after its start and after now.
+ * duration seconds, $9 by, $10 comment, $11 token_id. Returns the new
+ * silence; no row when it would not end after its start and after now.
  */
 extern const char silence_sql_insert[];
 
@@ -112,6 +132,26 @@ extern const char silence_sql_insert[];
  * silence that has not ended; returns its id.
  */
 extern const char silence_sql_expire[];
+
+/* One silence: $1 id, $2 scope unit id (NULL: any). */
+extern const char silence_sql_get[];
+
+/*
+ * Silences, newest first, at most SILENCE_LIST_MAX: $1 scope unit id
+ * (NULL: any), $2 boolean: ended ones too.
+ */
+#define SILENCE_LIST_MAX 1000
+extern const char silence_sql_list[];
+
+/* Append the silence of columns col[SCOL_COUNT] (NULL for SQL NULL) as a
+ * JSON object. */
+void silence_json(struct buf *b, const char *const *col);
+
+/*
+ * The query string of GET /v1/silences: empty, or "all=" 1, true, 0 or
+ * false. 0 and *all, or -1 with *cause.
+ */
+int silence_list_query_parse(const char *query, bool *all, char **cause);
 
 /* The insert's parameters from spec into v[11] (texts in bufs). */
 struct silence_params {
