@@ -22,6 +22,7 @@
 #ifndef EDUMON_TESTLIB_H
 #define EDUMON_TESTLIB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libpq-fe.h>
@@ -57,6 +58,16 @@ PGconn *tl_db_connect(const char *conninfo);
  * the command was killed by a signal.
  */
 int tl_run(const char *cmd, char **out);
+
+/* s quoted for sh: '...' with each ' written as '\''. Caller frees. */
+char *tl_shell_quote(const char *s);
+
+/*
+ * Run "BUILD/edumon --database '<conninfo>' ARGS" (ARGS as shell words).
+ * Its stdout goes into *out (caller frees; with stderr too if merge) when
+ * out is not NULL. Returns the exit status as tl_run.
+ */
+int tl_cli(const char *conninfo, const char *args, bool merge, char **out);
 
 /*
  * Run "edumon --database '<conninfo>' token create ARGS" and return the
@@ -160,5 +171,8 @@ const char *tl_resp_header(const struct tl_resp *r, const char *name);
  * test if the query fails.
  */
 char *tl_query_value(PGconn *c, const char *sql);
+
+/* Run sql (no parameters); fails the test unless it succeeds. */
+void tl_exec(PGconn *c, const char *sql);
 
 #endif
