@@ -431,7 +431,8 @@ const char silence_sql_insert[] =
 const char silence_sql_expire[] =
     "UPDATE edumon.silence s SET ends_at = greatest(now(), s.starts_at + interval '1 microsecond'),"
     " expired_at = now()"
-    " WHERE s.id = $1::int AND s.ends_at > now() AND " IN_SCOPE("$2::int")
+    " WHERE s.id = $1::int AND s.ends_at > now() AND s.expired_at IS NULL"
+    " AND " IN_SCOPE("$2::int")
     " RETURNING s.id";
 
 const char silence_sql_get[] =
@@ -439,7 +440,8 @@ const char silence_sql_get[] =
 
 const char silence_sql_list[] =
     SILENCE_COLS "edumon.silence" SILENCE_JOINS "WHERE " IN_SCOPE("$1::int")
-    " AND ($2::boolean OR s.ends_at > now()) ORDER BY s.id DESC LIMIT 1000";
+    " AND ($2::boolean OR (s.ends_at > now() AND s.expired_at IS NULL))"
+    " ORDER BY s.id DESC LIMIT 1000";
 
 _Static_assert(SILENCE_LIST_MAX == 1000, "silence_sql_list's LIMIT");
 
@@ -655,7 +657,7 @@ silence_list_db(PGconn *conn, bool all, char **cause)
 	    " date_trunc('second', s.expired_at)::text AS expired"
 	    " FROM edumon.silence s LEFT JOIN edumon.org_unit u ON u.id = s.unit_id"
 	    " LEFT JOIN edumon.metric m ON m.id = s.metric_id"
-	    " WHERE $1::boolean OR s.ends_at > now() ORDER BY s.id";
+	    " WHERE $1::boolean OR (s.ends_at > now() AND s.expired_at IS NULL) ORDER BY s.id";
 	const char *params[1] = {all ? "true" : "false"};
 
 	return migrate_query(conn, "list silences", sql, 1, params, NULL, cause);

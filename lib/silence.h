@@ -129,7 +129,7 @@ extern const char silence_sql_insert[];
 
 /*
  * Expire: $1 id, $2 scope unit id (NULL: any silence). Changes only a
- * silence that has not ended; returns its id.
+ * silence that has not ended or been expired; returns its id.
  */
 extern const char silence_sql_expire[];
 
@@ -138,7 +138,8 @@ extern const char silence_sql_get[];
 
 /*
  * Silences, newest first, at most SILENCE_LIST_MAX: $1 scope unit id
- * (NULL: any), $2 boolean: ended ones too.
+ * (NULL: any), $2 boolean: ended and expired ones too (otherwise those in
+ * force or to come).
  */
 #define SILENCE_LIST_MAX 1000
 extern const char silence_sql_list[];
@@ -171,7 +172,8 @@ void silence_params_fill(const struct silence_spec *spec, int token_id,
 int silence_add_db(struct pg_conn *conn, struct silence_spec *spec, int *id, char **cause);
 
 /*
- * Silences by id: in force or still to come, or (all) every one. Columns:
+ * Silences by id: in force or still to come (not expired), or (all) every
+ * one. Columns:
  * id, unit, rule, metric, label, starts, ends, active, by, comment,
  * created, expired. The caller clears the result.
  */
