@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "jsonstrict.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "pgc.h"
@@ -436,17 +435,6 @@ alert_id_parse(const char *s, int64_t *id)
 	return 0;
 }
 
-/* Characters (code points) of a UTF-8 string. */
-static size_t
-utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
 void
 alert_ack_clear(struct alert_ack *ack)
 {
@@ -461,32 +449,13 @@ alert_ack_parse(const char *body, size_t len, struct alert_ack *ack, const char 
 {
 	const cJSON *item;
 	cJSON *root;
-	const char *why;
-	char *copy;
 
 	memset(ack, 0, sizeof *ack);
 	*offset = 0;
 	if (len == 0)
 		return 0;
-	*code = "malformed_body";
-	if (json_strict_check(body, len, 4, offset, cause) != 0)
+	if ((root = json_parse_object(body, len, 4, code, offset, cause)) == NULL)
 		return -1;
-	if (json_cjson_safe(body, len, offset, &why) != 0) {
-		*cause = xstrdup(why);
-		return -1;
-	}
-	copy = xstrndup(body, len);
-	root = cJSON_ParseWithLengthOpts(copy, len + 1, NULL, 1);
-	free(copy);
-	if (root == NULL) {
-		*cause = xstrdup("the JSON parser refused the body");
-		return -1;
-	}
-	*code = "bad_body";
-	if (!cJSON_IsObject(root)) {
-		*cause = xasprintf("the body must be a JSON object, not %s", json_type_name(root));
-		goto fail;
-	}
 	cJSON_ArrayForEach(item, root) {
 		bool is_by = strcmp(item->string, "by") == 0;
 		size_t max = is_by ? ALERT_ACK_BY_MAX : ALERT_ACK_NOTE_MAX;

@@ -111,25 +111,6 @@ channel_add_db(PGconn *conn, const struct channel_spec *spec, int *id, int64_t *
 	return 0;
 }
 
-/* Refuse a unit code that does not exist; 0 or -1 with *cause. */
-static int
-unit_known(PGconn *conn, const char *code, char **cause)
-{
-	static const char sql[] = "SELECT 1 FROM edumon.org_unit WHERE code = $1";
-	PGresult *res = migrate_query(conn, "find unit", sql, 1, &code, NULL, cause);
-	int n;
-
-	if (res == NULL)
-		return -1;
-	n = PQntuples(res);
-	PQclear(res);
-	if (n == 0) {
-		*cause = xasprintf("no unit with code %s", code);
-		return -1;
-	}
-	return 0;
-}
-
 PGresult *
 channel_list_db(PGconn *conn, const char *unit_code, bool all, char **cause)
 {
@@ -149,7 +130,7 @@ channel_list_db(PGconn *conn, const char *unit_code, bool all, char **cause)
 	    " GROUP BY c.id, u.code ORDER BY c.id";
 	const char *params[2] = {unit_code, all ? "true" : "false"};
 
-	if (unit_code != NULL && unit_known(conn, unit_code, cause) != 0)
+	if (unit_code != NULL && migrate_code_id(conn, "unit", unit_code, cause) < 0)
 		return NULL;
 	return migrate_query(conn, "list channels", sql, 2, params, NULL, cause);
 }

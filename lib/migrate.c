@@ -114,6 +114,28 @@ migrate_query(PGconn *conn, const char *what, const char *sql, int nparams,
 	return NULL;
 }
 
+int
+migrate_code_id(PGconn *conn, const char *what, const char *code, char **cause)
+{
+	static const char unit_sql[] = "SELECT id FROM edumon.org_unit WHERE code = $1";
+	static const char metric_sql[] = "SELECT id FROM edumon.metric WHERE code = $1";
+	bool unit = strcmp(what, "unit") == 0;
+	PGresult *res = migrate_query(conn, what, unit ? unit_sql : metric_sql, 1, &code, NULL,
+	    cause);
+	int id;
+
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		*cause = xasprintf("no %s with code %s", what, code);
+		PQclear(res);
+		return -1;
+	}
+	id = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return id;
+}
+
 /*
  * Run sql with nparams text parameters. Returns the result if its status is
  * want; otherwise clears it, sets *cause to "what: message" and returns
@@ -584,19 +606,6 @@ code_valid(const char *s)
 			return false;
 	}
 	return true;
-}
-
-/* Characters (not bytes) of valid UTF-8 s. */
-static size_t
-utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-		if ((*p & 0xc0) != 0x80)
-			n++;
-	}
-	return n;
 }
 
 /* True if s holds an ASCII control character (a line break in a name is a mistake). */

@@ -48,6 +48,12 @@ int migrate_apply(struct pg_conn *conn, int *applied, char **cause);
 struct pg_result *migrate_query(struct pg_conn *conn, const char *what, const char *sql,
     int nparams, const char *const *params, char sqlstate[6], char **cause);
 
+/*
+ * The id of the unit (what "unit") or metric (what "metric") with code.
+ * Returns it, or -1 with *cause ("no unit with code X" when there is none).
+ */
+int migrate_code_id(struct pg_conn *conn, const char *what, const char *code, char **cause);
+
 /* Highest recorded migration version into *version; 0 for a fresh database. */
 int migrate_current_version(struct pg_conn *conn, int *version, char **cause);
 

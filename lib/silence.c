@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonstrict.h"
 #include "jsonutil.h"
 #include "migrate.h"
 #include "util.h"
@@ -59,17 +58,6 @@ silence_duration_parse(const char *s, long long *seconds)
 	}
 	free(num);
 	return rc;
-}
-
-/* Characters (code points) of a UTF-8 string. */
-static size_t
-utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
 }
 
 bool
@@ -350,31 +338,11 @@ silence_body_parse(const char *body, size_t len, const struct alert_reach *reach
 	bool seen[BF_COUNT] = {false};
 	int64_t t[2] = {0, 0};
 	const cJSON *item;
-	const char *why;
 	cJSON *root;
-	char *copy;
 
 	memset(spec, 0, sizeof *spec);
-	*offset = 0;
-	*code = "malformed_body";
-	if (json_strict_check(body, len, 4, offset, cause) != 0)
+	if ((root = json_parse_object(body, len, 4, code, offset, cause)) == NULL)
 		return -1;
-	if (json_cjson_safe(body, len, offset, &why) != 0) {
-		*cause = xstrdup(why);
-		return -1;
-	}
-	copy = xstrndup(body, len);
-	root = cJSON_ParseWithLengthOpts(copy, len + 1, NULL, 1);
-	free(copy);
-	if (root == NULL) {
-		*cause = xstrdup("the JSON parser refused the body");
-		return -1;
-	}
-	*code = "bad_body";
-	if (!cJSON_IsObject(root)) {
-		*cause = xasprintf("the body must be a JSON object, not %s", json_type_name(root));
-		goto fail;
-	}
 	cJSON_ArrayForEach(item, root) {
 		int f = names_index(bfield_names, BF_COUNT, item->string, strlen(item->string));
 
@@ -539,26 +507,17 @@ silence_params_fill(const struct silence_spec *spec, int token_id, struct silenc
 
 /* ---- The CLI ---- */
 
-/*
- * The id of the row sql ($1 = code) finds, or -1 with *cause "option: no
- * what with code X".
- */
+/* migrate_code_id, with the option named in the message. */
 static int
-code_id(PGconn *conn, const char *sql, const char *code, const char *option, const char *what,
-    char **cause)
+code_id(PGconn *conn, const char *what, const char *code, const char *option, char **cause)
 {
-	PGresult *res = migrate_query(conn, what, sql, 1, &code, NULL, cause);
-	int id;
+	char *why = NULL;
+	int id = migrate_code_id(conn, what, code, &why);
 
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) == 0) {
-		*cause = xasprintf("%s: no %s with code %s", option, what, code);
-		PQclear(res);
-		return -1;
+	if (id < 0) {
+		*cause = xasprintf("%s: %s", option, why);
+		free(why);
 	}
-	id = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
 	return id;
 }
 
@@ -588,8 +547,6 @@ time_readable(PGconn *conn, const char *option, const char *text, char **cause)
 int
 silence_add_db(PGconn *conn, struct silence_spec *spec, int *id, char **cause)
 {
-	static const char unit_sql[] = "SELECT id FROM edumon.org_unit WHERE code = $1";
-	static const char metric_sql[] = "SELECT id FROM edumon.metric WHERE code = $1";
 	static const char order_sql[] =
 	    "WITH t AS (SELECT coalesce($1::timestamptz, now()) AS s),"
 	    " v AS (SELECT s, coalesce($2::timestamptz, s + $3::bigint * interval '1 second') AS e"
@@ -602,11 +559,10 @@ silence_add_db(PGconn *conn, struct silence_spec *spec, int *id, char **cause)
 	int n;
 
 	if (spec->unit_code != NULL &&
-	    (spec->unit_id = code_id(conn, unit_sql, spec->unit_code, "--unit", "unit", cause)) < 0)
+	    (spec->unit_id = code_id(conn, "unit", spec->unit_code, "--unit", cause)) < 0)
 		return -1;
 	if (spec->metric_code != NULL &&
-	    (spec->metric_id = code_id(conn, metric_sql, spec->metric_code, "--metric", "metric",
-		 cause)) < 0)
+	    (spec->metric_id = code_id(conn, "metric", spec->metric_code, "--metric", cause)) < 0)
 		return -1;
 	if (time_readable(conn, "--starts", spec->starts_at, cause) < 0 ||
 	    time_readable(conn, "--until", spec->ends_at, cause) < 0)

@@ -64,25 +64,16 @@ starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* Run edumon ARGS (stderr merged into *out); expect exit status want. */
 static char *
 expect_cli(const char *args, int want)
 {
-	char *out = NULL;
-	int rc = tl_cli(db, args, true, &out);
-
-	cr_assert_eq(rc, want, "edumon %s: exit %d, want %d:\n%s", args, rc, want, out);
-	return out;
+	return tl_cli_expect(db, args, want);
 }
 
-/* Expect edumon ARGS to fail with status want and say something containing msg. */
 static void
 expect_refusal(const char *args, int want, const char *msg)
 {
-	char *out = expect_cli(args, want);
-
-	cr_expect(strstr(out, msg) != NULL, "edumon %s: want \"%s\" in:\n%s", args, msg, out);
-	free(out);
+	tl_cli_refused(db, args, want, msg);
 }
 
 /* channel add ARGS; returns the new id (the first line of stdout). */

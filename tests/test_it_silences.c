@@ -74,24 +74,16 @@ count(const char *sql)
 
 /* ---- the CLI ---- */
 
-/* Run edumon ARGS (stderr merged); expect status want; output (caller frees). */
 static char *
 cli(const char *args, int want)
 {
-	char *out = NULL;
-	int rc = tl_cli(E.db, args, true, &out);
-
-	cr_assert_eq(rc, want, "edumon %s: exit %d, want %d:\n%s", args, rc, want, out);
-	return out;
+	return tl_cli_expect(E.db, args, want);
 }
 
 static void
 refused(const char *args, int want, const char *msg)
 {
-	char *out = cli(args, want);
-
-	cr_expect(strstr(out, msg) != NULL, "edumon %s: want \"%s\" in:\n%s", args, msg, out);
-	free(out);
+	tl_cli_refused(E.db, args, want, msg);
 }
 
 /* silence add ARGS; the new id. */

@@ -317,6 +317,25 @@ tl_cli(const char *conninfo, const char *args, bool merge, char **out)
 	return rc;
 }
 
+char *
+tl_cli_expect(const char *conninfo, const char *args, int want)
+{
+	char *out = NULL;
+	int rc = tl_cli(conninfo, args, true, &out);
+
+	cr_assert_eq(rc, want, "edumon %s: exit %d, want %d:\n%s", args, rc, want, out);
+	return out;
+}
+
+void
+tl_cli_refused(const char *conninfo, const char *args, int want, const char *msg)
+{
+	char *out = tl_cli_expect(conninfo, args, want);
+
+	cr_expect(strstr(out, msg) != NULL, "edumon %s: want \"%s\" in:\n%s", args, msg, out);
+	free(out);
+}
+
 /* Run "edumon --database CI ARGS"; fail the test unless it exits 0. */
 static void
 run_cli(const char *conninfo, const char *args)

@@ -70,6 +70,15 @@ char *tl_shell_quote(const char *s);
 int tl_cli(const char *conninfo, const char *args, bool merge, char **out);
 
 /*
+ * tl_cli with stderr merged; fails the test unless the exit status is want.
+ * Returns the output (caller frees).
+ */
+char *tl_cli_expect(const char *conninfo, const char *args, int want);
+
+/* tl_cli_expect, and expect msg somewhere in the output. */
+void tl_cli_refused(const char *conninfo, const char *args, int want, const char *msg);
+
+/*
  * Run "edumon --database '<conninfo>' token create ARGS" and return the
  * token (its first line of output, trimmed); the caller frees it. Fails the
  * test if the command fails or prints nothing.

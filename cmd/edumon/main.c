@@ -715,17 +715,30 @@ check_id(struct cmd_ctx *ctx, char **cause)
 	return 0;
 }
 
-/* edumon token revoke ID: idempotent; an unknown ID is an error. */
+/*
+ * An idempotent action on row ID (revoke, remove, expire): prints done or,
+ * when it had been done before, already (formats taking the id); an
+ * unknown ID is an error.
+ */
 static int
-cmd_token_revoke(struct cmd_ctx *ctx, char **cause)
+id_action(struct cmd_ctx *ctx, int (*fn)(PGconn *, long long, bool *, char **),
+    const char *done, const char *already_done, char **cause)
 {
 	long long id = arg_id(ctx);
 	bool already;
 
-	if (token_revoke_db(ctx->conn, id, &already, cause) != 0)
+	if (fn(ctx->conn, id, &already, cause) != 0)
 		return -1;
-	printf(already ? "token %lld was already revoked\n" : "token %lld revoked\n", id);
+	printf(already ? already_done : done, id);
 	return 0;
+}
+
+/* edumon token revoke ID. */
+static int
+cmd_token_revoke(struct cmd_ctx *ctx, char **cause)
+{
+	return id_action(ctx, token_revoke_db, "token %lld revoked\n",
+	    "token %lld was already revoked\n", cause);
 }
 
 /*
@@ -773,12 +786,17 @@ out:
 /*
  * Print a result as a tab-separated table: a header line of the column
  * names, then one line a row ("-" for NULL or empty). Column redact_col
- * (-1 for none) goes through channel_url_redact.
+ * (-1 for none) goes through channel_url_redact. Clears res. A NULL res
+ * (the query failed, *cause is set) returns -1; otherwise 0.
  */
-static void
-print_result(const PGresult *res, int redact_col)
+static int
+print_result(PGresult *res, int redact_col)
 {
-	int cols = PQnfields(res);
+	int cols;
+
+	if (res == NULL)
+		return -1;
+	cols = PQnfields(res);
 
 	for (int c = 0; c < cols; c++)
 		print_field(PQfname(res, c), c + 1 < cols ? '\t' : '\n');
@@ -796,6 +814,8 @@ print_result(const PGresult *res, int redact_col)
 				print_field(v, sep);
 		}
 	}
+	PQclear(res);
+	return 0;
 }
 
 /* The index of s in the severities info, warning, critical; -1 if none. */
@@ -951,27 +971,17 @@ cmd_channel_add(struct cmd_ctx *ctx, char **cause)
 static int
 cmd_channel_list(struct cmd_ctx *ctx, char **cause)
 {
-	PGresult *res = channel_list_db(ctx->conn, ctx->opt[OPT_UNIT], ctx->opt[OPT_ALL] != NULL,
-	    cause);
-
-	if (res == NULL)
-		return -1;
-	print_result(res, CHANNEL_LIST_URL_COL);
-	PQclear(res);
-	return 0;
+	return print_result(
+	    channel_list_db(ctx->conn, ctx->opt[OPT_UNIT], ctx->opt[OPT_ALL] != NULL, cause),
+	    CHANNEL_LIST_URL_COL);
 }
 
-/* edumon channel remove ID: idempotent; an unknown ID is an error. */
+/* edumon channel remove ID. */
 static int
 cmd_channel_remove(struct cmd_ctx *ctx, char **cause)
 {
-	long long id = arg_id(ctx);
-	bool already;
-
-	if (channel_remove_db(ctx->conn, id, &already, cause) != 0)
-		return -1;
-	printf(already ? "channel %lld was already removed\n" : "channel %lld removed\n", id);
-	return 0;
+	return id_action(ctx, channel_remove_db, "channel %lld removed\n",
+	    "channel %lld was already removed\n", cause);
 }
 
 /* edumon channel test ID: exit 0 when delivered, 1 otherwise. */
@@ -1021,18 +1031,13 @@ cmd_notifications_list(struct cmd_ctx *ctx, char **cause)
 	    .limit = NOTIFICATIONS_LIMIT_DEFAULT,
 	};
 	long long n;
-	PGresult *res;
 
 	if (ctx->opt[OPT_CHANNEL] != NULL && parse_ll(ctx->opt[OPT_CHANNEL], 1, INT_MAX, &n) == 0)
 		f.channel = n;
 	if (ctx->opt[OPT_LIMIT] != NULL &&
 	    parse_ll(ctx->opt[OPT_LIMIT], 1, NOTIFICATIONS_LIMIT_MAX, &n) == 0)
 		f.limit = (int)n;
-	if ((res = channel_notifications_db(ctx->conn, &f, cause)) == NULL)
-		return -1;
-	print_result(res, -1);
-	PQclear(res);
-	return 0;
+	return print_result(channel_notifications_db(ctx->conn, &f, cause), -1);
 }
 
 /*
@@ -1131,26 +1136,15 @@ cmd_silence_add(struct cmd_ctx *ctx, char **cause)
 static int
 cmd_silence_list(struct cmd_ctx *ctx, char **cause)
 {
-	PGresult *res = silence_list_db(ctx->conn, ctx->opt[OPT_ALL] != NULL, cause);
-
-	if (res == NULL)
-		return -1;
-	print_result(res, -1);
-	PQclear(res);
-	return 0;
+	return print_result(silence_list_db(ctx->conn, ctx->opt[OPT_ALL] != NULL, cause), -1);
 }
 
 /* edumon silence expire ID: ending one that has ended is not an error. */
 static int
 cmd_silence_expire(struct cmd_ctx *ctx, char **cause)
 {
-	long long id = arg_id(ctx);
-	bool already;
-
-	if (silence_expire_db(ctx->conn, id, &already, cause) != 0)
-		return -1;
-	printf(already ? "silence %lld had already ended\n" : "silence %lld expired\n", id);
-	return 0;
+	return id_action(ctx, silence_expire_db, "silence %lld expired\n",
+	    "silence %lld had already ended\n", cause);
 }
 
 /* The command option named arg ("--school" or "--school=X"), or -1. */
