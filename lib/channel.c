@@ -61,8 +61,8 @@ channel_url_redact(const char *url)
 }
 
 int
-channel_add_db(PGconn *conn, const struct channel_spec *spec, int *id, int64_t *start_event_id,
-    char **cause)
+channel_add_db(
+    PGconn *conn, const struct channel_spec *spec, int *id, int64_t *start_event_id, char **cause)
 {
 	/* One statement: the max is read in the same snapshot as the insert. */
 	static const char sql[] =
@@ -92,7 +92,7 @@ channel_add_db(PGconn *conn, const struct channel_spec *spec, int *id, int64_t *
 	if (res == NULL) {
 		if (strcmp(state, "23505") == 0) {
 			*cause = xasprintf("unit %s already has a channel named \"%s\" (choose "
-					   "another with --name)",
+			                   "another with --name)",
 			    spec->unit_code, params[2]);
 			free(why);
 		} else
@@ -100,8 +100,8 @@ channel_add_db(PGconn *conn, const struct channel_spec *spec, int *id, int64_t *
 		return -1;
 	}
 	if (PQntuples(res) != 1) {
-		*cause = xasprintf("no unit with code %s (import it with edumon schools import)",
-		    spec->unit_code);
+		*cause = xasprintf(
+		    "no unit with code %s (import it with edumon schools import)", spec->unit_code);
 		PQclear(res);
 		return -1;
 	}
@@ -138,11 +138,10 @@ channel_list_db(PGconn *conn, const char *unit_code, bool all, char **cause)
 int
 channel_remove_db(PGconn *conn, long long id, bool *already, char **cause)
 {
-	static const char sql[] =
-	    "WITH done AS (UPDATE edumon.channel SET removed_at = now()"
-	    " WHERE id = $1::int AND removed_at IS NULL RETURNING id)"
-	    " SELECT (SELECT count(*) FROM done), c.removed_at IS NOT NULL"
-	    " FROM edumon.channel c WHERE c.id = $1::int";
+	static const char sql[] = "WITH done AS (UPDATE edumon.channel SET removed_at = now()"
+	                          " WHERE id = $1::int AND removed_at IS NULL RETURNING id)"
+	                          " SELECT (SELECT count(*) FROM done), c.removed_at IS NOT NULL"
+	                          " FROM edumon.channel c WHERE c.id = $1::int";
 	char idtext[24];
 	const char *params[1] = {idtext};
 	PGresult *res;
@@ -180,9 +179,9 @@ channel_notifications_db(PGconn *conn, const struct notification_filter *f, char
 	const char *params[3];
 
 	params[0] = f->failed && f->pending ? "{failed,pending}"
-	    : f->failed			   ? "{failed}"
-	    : f->pending		   ? "{pending}"
-					   : NULL;
+	            : f->failed             ? "{failed}"
+	            : f->pending            ? "{pending}"
+	                                    : NULL;
 	snprintf(chan, sizeof chan, "%lld", f->channel);
 	params[1] = f->channel > 0 ? chan : NULL;
 	snprintf(limit, sizeof limit, "%d", f->limit);
@@ -218,8 +217,16 @@ test_done_cb(const struct httpc_response *r, void *arg)
 }
 
 /* The channel row a test sends through. */
-enum test_col { TC_KIND, TC_URL, TC_SECRET, TC_PRIVATE, TC_CODE, TC_NAME, TC_UNIT_KIND,
-	TC_REMOVED };
+enum test_col {
+	TC_KIND,
+	TC_URL,
+	TC_SECRET,
+	TC_PRIVATE,
+	TC_CODE,
+	TC_NAME,
+	TC_UNIT_KIND,
+	TC_REMOVED
+};
 
 /*
  * The request for ev through the channel: *url (new), headers into *h and
@@ -282,7 +289,8 @@ test_verdict(enum notify_channel ch, const struct test_answer *a, char **result)
 	o = notify_http_outcome((int)a->status);
 	if (o != NOTIFY_OK) {
 		*result = xasprintf("failed: HTTP %ld (%s)%s%.200s", a->status,
-		    o == NOTIFY_RETRY ? "the dispatcher would retry" : "the dispatcher would give up",
+		    o == NOTIFY_RETRY ? "the dispatcher would retry"
+		                      : "the dispatcher would give up",
 		    a->body_len > 0 ? ": " : "", a->body);
 		return 1;
 	}
@@ -304,7 +312,8 @@ channel_test_db(PGconn *conn, long long id, char **result, char **cause)
 	static const char sql[] =
 	    "SELECT c.kind, c.url, c.secret, c.allow_private, u.code, u.name, u.kind,"
 	    " c.removed_at IS NOT NULL"
-	    " FROM edumon.channel c JOIN edumon.org_unit u ON u.id = c.unit_id WHERE c.id = $1::int";
+	    " FROM edumon.channel c JOIN edumon.org_unit u ON u.id = c.unit_id WHERE c.id = "
+	    "$1::int";
 	char idtext[24], delivery_id[TEST_ID_MAX], period[16], *url = NULL, *body = NULL;
 	const char *params[1] = {idtext};
 	struct httpc_config cfg;
@@ -334,7 +343,8 @@ channel_test_db(PGconn *conn, long long id, char **result, char **cause)
 		goto out;
 	}
 	if (notify_channel_parse(PQgetvalue(res, 0, TC_KIND), &ch) < 0) {
-		*cause = xasprintf("channel %lld: unknown kind %s", id, PQgetvalue(res, 0, TC_KIND));
+		*cause =
+		    xasprintf("channel %lld: unknown kind %s", id, PQgetvalue(res, 0, TC_KIND));
 		goto out;
 	}
 
@@ -355,8 +365,8 @@ channel_test_db(PGconn *conn, long long id, char **result, char **cause)
 	ev.fired_at = now;
 	snprintf(delivery_id, sizeof delivery_id, "test-%lld-%lld", id, (long long)now);
 	body = test_request(ch, PQgetvalue(res, 0, TC_URL),
-	    PQgetisnull(res, 0, TC_SECRET) ? NULL : PQgetvalue(res, 0, TC_SECRET), &ev,
-	    delivery_id, now, &url, &nh, cause);
+	    PQgetisnull(res, 0, TC_SECRET) ? NULL : PQgetvalue(res, 0, TC_SECRET), &ev, delivery_id,
+	    now, &url, &nh, cause);
 	if (body == NULL)
 		goto out;
 	for (size_t i = 0; i < nh.n; i++)

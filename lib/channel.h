@@ -68,16 +68,16 @@ int channel_add_db(struct pg_conn *conn, const struct channel_spec *spec, int *i
  * clears the result.
  */
 #define CHANNEL_LIST_URL_COL 7
-struct pg_result *channel_list_db(struct pg_conn *conn, const char *unit_code, bool all,
-    char **cause);
+struct pg_result *channel_list_db(
+    struct pg_conn *conn, const char *unit_code, bool all, char **cause);
 
 /* Set removed_at. *already when it had been removed; an unknown id is an error. */
 int channel_remove_db(struct pg_conn *conn, long long id, bool *already, char **cause);
 
 /* A filter for channel_notifications_db. */
 struct notification_filter {
-	bool failed;      /* state failed */
-	bool pending;     /* state pending (with failed: either) */
+	bool failed;       /* state failed */
+	bool pending;      /* state pending (with failed: either) */
 	long long channel; /* 0: every channel */
 	int limit;
 };
@@ -87,8 +87,8 @@ struct notification_filter {
  * alert, rule, unit, period, event, severity, state, attempts, status,
  * error, created, last_attempt, done. The caller clears the result.
  */
-struct pg_result *channel_notifications_db(struct pg_conn *conn,
-    const struct notification_filter *f, char **cause);
+struct pg_result *channel_notifications_db(
+    struct pg_conn *conn, const struct notification_filter *f, char **cause);
 
 /*
  * Send a sample event (rule "test", 测试消息, severity warning, kind fired,

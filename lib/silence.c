@@ -77,8 +77,7 @@ silence_label_key_valid(const char *key)
 static bool
 label_value_valid(const char *v)
 {
-	return v[0] != '\0' && utf8_valid(v, strlen(v)) &&
-	    utf8_chars(v) <= SILENCE_LABEL_VALUE_MAX;
+	return v[0] != '\0' && utf8_valid(v, strlen(v)) && utf8_chars(v) <= SILENCE_LABEL_VALUE_MAX;
 }
 
 int
@@ -94,7 +93,7 @@ silence_label_parse(const char *s, char **key, char **value, char **cause)
 	k = xstrndup(s, (size_t)(eq - s));
 	if (!silence_label_key_valid(k)) {
 		*cause = xasprintf("label key \"%.*s\" must be a letter or _ and up to 63 more "
-				   "letters, digits or _",
+		                   "letters, digits or _",
 		    QUOTE_MAX, k);
 		free(k);
 		return -1;
@@ -122,8 +121,9 @@ silence_local_time_valid(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		char c = shape[i];
 
-		if (c == 'D' ? !isdigit((unsigned char)s[i])
-			     : c == 'S' ? s[i] != ' ' && s[i] != 'T' : s[i] != c)
+		if (c == 'D'   ? !isdigit((unsigned char)s[i])
+		    : c == 'S' ? s[i] != ' ' && s[i] != 'T'
+		               : s[i] != c)
 			return false;
 	}
 	return true;
@@ -160,12 +160,13 @@ static int
 text_member(const cJSON *item, size_t max, char **cause)
 {
 	if (!cJSON_IsString(item)) {
-		*cause = xasprintf("%s must be a string, not %s", item->string, json_type_name(item));
+		*cause =
+		    xasprintf("%s must be a string, not %s", item->string, json_type_name(item));
 		return -1;
 	}
 	if (item->valuestring[0] == '\0' || (max > 0 && utf8_chars(item->valuestring) > max)) {
 		*cause = max > 0 ? xasprintf("%s must be 1 to %zu characters", item->string, max)
-				 : xasprintf("%s must not be empty", item->string);
+		                 : xasprintf("%s must not be empty", item->string);
 		return -1;
 	}
 	return 0;
@@ -179,7 +180,7 @@ time_member(const cJSON *item, int64_t *usec, char **cause)
 		return -1;
 	if (alert_time_parse(item->valuestring, usec) < 0 || strlen(item->valuestring) <= 10) {
 		*cause = xasprintf("%s: \"%.*s\" is not an RFC 3339 timestamp "
-				   "(2026-03-01T08:00:00Z, 2026-03-01T16:00:00+08:00)",
+		                   "(2026-03-01T08:00:00Z, 2026-03-01T16:00:00+08:00)",
 		    item->string, QUOTE_MAX, item->valuestring);
 		return -1;
 	}
@@ -200,8 +201,9 @@ body_member(enum bfield f, const cJSON *item, const struct alert_reach *r,
 		if (text_member(item, 0, cause) < 0)
 			return -1;
 		if ((u = alert_reach_unit(r, item->valuestring)) == NULL) {
-			*cause = xasprintf("unit: \"%.*s\" is not a unit code within the token's reach",
-			    QUOTE_MAX, item->valuestring);
+			*cause =
+			    xasprintf("unit: \"%.*s\" is not a unit code within the token's reach",
+			        QUOTE_MAX, item->valuestring);
 			return -1;
 		}
 		spec->unit_id = u->id;
@@ -211,7 +213,8 @@ body_member(enum bfield f, const cJSON *item, const struct alert_reach *r,
 		if (text_member(item, 0, cause) < 0)
 			return -1;
 		if (!alert_rule_id_valid(item->valuestring)) {
-			*cause = xasprintf("rule: \"%.*s\" is not a rule id (1 to 64 of a-z, 0-9, _ . -)",
+			*cause = xasprintf(
+			    "rule: \"%.*s\" is not a rule id (1 to 64 of a-z, 0-9, _ . -)",
 			    QUOTE_MAX, item->valuestring);
 			return -1;
 		}
@@ -231,20 +234,23 @@ body_member(enum bfield f, const cJSON *item, const struct alert_reach *r,
 	case BF_LABEL:
 		lab = cJSON_IsObject(item) ? item->child : NULL;
 		if (lab == NULL || lab->next != NULL) {
-			*cause = xasprintf("label must be an object with one member {\"key\":\"value\"}, "
-					   "not %s",
-			    cJSON_IsObject(item) ? "an object with 0 or several" : json_type_name(item));
+			*cause = xasprintf(
+			    "label must be an object with one member {\"key\":\"value\"}, "
+			    "not %s",
+			    cJSON_IsObject(item) ? "an object with 0 or several"
+			                         : json_type_name(item));
 			return -1;
 		}
 		if (!silence_label_key_valid(lab->string)) {
-			*cause = xasprintf("label: key \"%.*s\" must be a letter or _ and up to 63 more "
-					   "letters, digits or _",
-			    QUOTE_MAX, lab->string);
+			*cause =
+			    xasprintf("label: key \"%.*s\" must be a letter or _ and up to 63 more "
+			              "letters, digits or _",
+			        QUOTE_MAX, lab->string);
 			return -1;
 		}
 		if (!cJSON_IsString(lab) || !label_value_valid(lab->valuestring)) {
 			*cause = xasprintf("label: the value of %s must be a string of 1 to %d "
-					   "characters",
+			                   "characters",
 			    lab->string, SILENCE_LABEL_VALUE_MAX);
 			return -1;
 		}
@@ -302,7 +308,8 @@ body_check(const bool *seen, const int64_t t[2], int64_t now, const struct alert
 		return -1;
 	}
 	if (end - start > SILENCE_DURATION_MAX * 1000000) {
-		*cause = xasprintf("a silence lasts at most %lld days", SILENCE_DURATION_MAX / 86400);
+		*cause =
+		    xasprintf("a silence lasts at most %lld days", SILENCE_DURATION_MAX / 86400);
 		return -1;
 	}
 	if (seen[BF_STARTS_AT]) {
@@ -343,13 +350,15 @@ silence_body_parse(const char *body, size_t len, const struct alert_reach *reach
 	memset(spec, 0, sizeof *spec);
 	if ((root = json_parse_object(body, len, 4, code, offset, cause)) == NULL)
 		return -1;
-	cJSON_ArrayForEach(item, root) {
+	cJSON_ArrayForEach(item, root)
+	{
 		int f = names_index(bfield_names, BF_COUNT, item->string, strlen(item->string));
 
 		if (f < 0) {
-			*cause = xasprintf("unknown field \"%.*s\" (known: unit, rule, metric, label, "
-					   "starts_at, ends_at, duration_seconds, by, comment)",
-			    QUOTE_MAX, item->string);
+			*cause =
+			    xasprintf("unknown field \"%.*s\" (known: unit, rule, metric, label, "
+			              "starts_at, ends_at, duration_seconds, by, comment)",
+			        QUOTE_MAX, item->string);
 			goto fail;
 		}
 		seen[f] = true;
@@ -371,17 +380,18 @@ fail:
 /* RFC 3339 UTC text of a timestamptz column. */
 #define TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 /* Within the subtree of scope unit p, or p is NULL (admin, the CLI). */
-#define IN_SCOPE(p)                                                                        \
-	"(" p " IS NULL OR (s.unit_id IS NOT NULL AND edumon.channel_covers(" p                \
+#define IN_SCOPE(p)                                                                                \
+	"(" p " IS NULL OR (s.unit_id IS NOT NULL AND edumon.channel_covers(" p                    \
 	", true, s.unit_id)))"
 /* The columns of enum silence_col, from a relation aliased s. */
-#define SILENCE_COLS                                                                       \
-	"SELECT s.id, u.code, u.name, s.rule_id, m.code, s.label_key, s.label_value, "     \
-	TS("s.starts_at") ", " TS("s.ends_at") ", s.created_by, s.comment, "               \
-	TS("s.created_at") ", " TS("s.expired_at") ","                                       \
-	" s.starts_at <= now() AND now() < s.ends_at FROM "
-#define SILENCE_JOINS                                                                      \
-	" s LEFT JOIN edumon.org_unit u ON u.id = s.unit_id"                               \
+#define SILENCE_COLS                                                                                      \
+	"SELECT s.id, u.code, u.name, s.rule_id, m.code, s.label_key, s.label_value, " TS("s."            \
+	                                                                                  "starts"        \
+	                                                                                  "_at") ", " TS( \
+	    "s.ends_at") ", s.created_by, s.comment, " TS("s.created_at") ", " TS("s.expired_at") ","     \
+	                                                                                          " s.starts_at <= now() AND now() < s.ends_at FROM "
+#define SILENCE_JOINS                                                                              \
+	" s LEFT JOIN edumon.org_unit u ON u.id = s.unit_id"                                       \
 	" LEFT JOIN edumon.metric m ON m.id = s.metric_id "
 
 /* The times are computed once (v) and checked again here, so that no
@@ -400,16 +410,14 @@ const char silence_sql_expire[] =
     "UPDATE edumon.silence s SET ends_at = greatest(now(), s.starts_at + interval '1 microsecond'),"
     " expired_at = now()"
     " WHERE s.id = $1::int AND s.ends_at > now() AND s.expired_at IS NULL"
-    " AND " IN_SCOPE("$2::int")
-    " RETURNING s.id";
+    " AND " IN_SCOPE("$2::int") " RETURNING s.id";
 
 const char silence_sql_get[] =
     SILENCE_COLS "edumon.silence" SILENCE_JOINS "WHERE s.id = $1::int AND " IN_SCOPE("$2::int");
 
-const char silence_sql_list[] =
-    SILENCE_COLS "edumon.silence" SILENCE_JOINS "WHERE " IN_SCOPE("$1::int")
-    " AND ($2::boolean OR (s.ends_at > now() AND s.expired_at IS NULL))"
-    " ORDER BY s.id DESC LIMIT 1000";
+const char silence_sql_list[] = SILENCE_COLS "edumon.silence" SILENCE_JOINS "WHERE " IN_SCOPE(
+    "$1::int") " AND ($2::boolean OR (s.ends_at > now() AND s.expired_at IS NULL))"
+               " ORDER BY s.id DESC LIMIT 1000";
 
 _Static_assert(SILENCE_LIST_MAX == 1000, "silence_sql_list's LIMIT");
 
@@ -461,7 +469,8 @@ silence_json(struct buf *b, const char *const *c)
 int
 silence_list_query_parse(const char *query, bool *all, char **cause)
 {
-	static const char *const yes[] = {"all=1", "all=true"}, *const no[] = {"all=0", "all=false"};
+	static const char *const yes[] = {"all=1", "all=true"}, *const no[] = {
+	                                                            "all=0", "all=false"};
 	const char *q = query != NULL ? query : "";
 
 	*all = false;
@@ -472,10 +481,10 @@ silence_list_query_parse(const char *query, bool *all, char **cause)
 		return 0;
 	}
 	*cause = strncmp(q, "all=", 4) == 0
-	    ? xasprintf("all: \"%.*s\" is not 1, true, 0 or false", QUOTE_MAX, q + 4)
-	    : xasprintf("the only parameter is all (all=1 lists ended silences too), not "
-			"\"%.*s\"",
-		  QUOTE_MAX, q);
+	             ? xasprintf("all: \"%.*s\" is not 1, true, 0 or false", QUOTE_MAX, q + 4)
+	             : xasprintf("the only parameter is all (all=1 lists ended silences too), not "
+	                         "\"%.*s\"",
+	                   QUOTE_MAX, q);
 	return -1;
 }
 
@@ -531,15 +540,16 @@ time_readable(PGconn *conn, const char *option, const char *text, char **cause)
 	if (text == NULL)
 		return 0;
 	if (silence_local_time_valid(text)) {
-		res = migrate_query(conn, "PostgreSQL", "SELECT $1::timestamptz", 1, &text, NULL,
-		    &why);
+		res = migrate_query(
+		    conn, "PostgreSQL", "SELECT $1::timestamptz", 1, &text, NULL, &why);
 		if (res != NULL) {
 			PQclear(res);
 			return 0;
 		}
 	}
-	*cause = xasprintf("%s: \"%.*s\" is not a time YYYY-MM-DD HH:MM[:SS]%s%s%s", option,
-	    QUOTE_MAX, text, why != NULL ? " (" : "", why != NULL ? why : "", why != NULL ? ")" : "");
+	*cause =
+	    xasprintf("%s: \"%.*s\" is not a time YYYY-MM-DD HH:MM[:SS]%s%s%s", option, QUOTE_MAX,
+	        text, why != NULL ? " (" : "", why != NULL ? why : "", why != NULL ? ")" : "");
 	free(why);
 	return -1;
 }
@@ -593,8 +603,9 @@ silence_add_db(PGconn *conn, struct silence_spec *spec, int *id, char **cause)
 	if (n == 1)
 		*id = atoi(PQgetvalue(res, 0, 0));
 	else
-		*cause = xstrdup("add silence: the silence would not be in force (its times changed "
-				 "while it was checked)");
+		*cause =
+		    xstrdup("add silence: the silence would not be in force (its times changed "
+		            "while it was checked)");
 	PQclear(res);
 	return n == 1 ? 0 : -1;
 }

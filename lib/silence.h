@@ -29,7 +29,7 @@
 struct pg_conn;
 struct pg_result;
 
-#define SILENCE_BY_MAX 200      /* characters */
+#define SILENCE_BY_MAX 200       /* characters */
 #define SILENCE_COMMENT_MAX 2000 /* characters */
 #define SILENCE_LABEL_KEY_MAX 64
 #define SILENCE_LABEL_VALUE_MAX 200 /* characters */
@@ -48,8 +48,8 @@ struct silence_spec {
 	char *metric_code;
 	char *label_key;
 	char *label_value;
-	char *starts_at;      /* NULL: now */
-	char *ends_at;        /* NULL: starts_at + duration_s */
+	char *starts_at; /* NULL: now */
+	char *ends_at;   /* NULL: starts_at + duration_s */
 	long long duration_s;
 	char *by;
 	char *comment;
@@ -95,8 +95,8 @@ bool silence_local_time_valid(const char *s);
  * *code "malformed_body" (not RFC 8259 JSON; *offset set) or "bad_body",
  * and *cause naming the field.
  */
-int silence_body_parse(const char *body, size_t len, const struct alert_reach *reach,
-    int64_t now, struct silence_spec *spec, const char **code, size_t *offset, char **cause);
+int silence_body_parse(const char *body, size_t len, const struct alert_reach *reach, int64_t now,
+    struct silence_spec *spec, const char **code, size_t *offset, char **cause);
 
 /* ---- SQL shared by the CLI and the API ---- */
 
@@ -159,8 +159,7 @@ struct silence_params {
 	const char *v[11];
 	char unit[16], metric[16], duration[24], token[16];
 };
-void silence_params_fill(const struct silence_spec *spec, int token_id,
-    struct silence_params *p);
+void silence_params_fill(const struct silence_spec *spec, int token_id, struct silence_params *p);
 
 /* ---- The CLI ---- */
 

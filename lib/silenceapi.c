@@ -140,8 +140,9 @@ job_done_cb(const struct pgc_outcome *out, void *arg)
 		render(&b, res, false);
 		answer(j, j->op == OP_CREATE ? 201 : 200, b.data);
 	} else if (j->op == OP_CREATE)
-		answer_error(j, 400, "bad_body", "ends_at is in the past: the silence would never "
-						 "be in force");
+		answer_error(j, 400, "bad_body",
+		    "ends_at is in the past: the silence would never "
+		    "be in force");
 	else
 		answer_error(j, 404, "not_found", "no such silence");
 	buf_free(&b);
@@ -189,8 +190,8 @@ silenceapi_list(struct silenceapi *s, int scope_unit_id, bool all, alertapi_cb c
 }
 
 int
-silenceapi_create(struct silenceapi *s, const struct silence_spec *spec, int token_id,
-    alertapi_cb cb, void *arg)
+silenceapi_create(
+    struct silenceapi *s, const struct silence_spec *spec, int token_id, alertapi_cb cb, void *arg)
 {
 	struct silence_params p;
 	struct pgc_stmt stmt;
@@ -201,8 +202,7 @@ silenceapi_create(struct silenceapi *s, const struct silence_spec *spec, int tok
 }
 
 int
-silenceapi_expire(struct silenceapi *s, int64_t id, int scope_unit_id, alertapi_cb cb,
-    void *arg)
+silenceapi_expire(struct silenceapi *s, int64_t id, int scope_unit_id, alertapi_cb cb, void *arg)
 {
 	char ids[24], scope[16];
 	const char *v[2];

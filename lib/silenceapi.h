@@ -36,14 +36,13 @@ bool silenceapi_ready(const struct silenceapi *s);
  * (create), 400, 404, 500 or 503. Each returns -1 when the connection is
  * down: cb will not run and the caller answers 503.
  */
-int silenceapi_list(struct silenceapi *s, int scope_unit_id, bool all, alertapi_cb cb,
-    void *arg);
+int silenceapi_list(struct silenceapi *s, int scope_unit_id, bool all, alertapi_cb cb, void *arg);
 /* spec as silence_body_parse made it (already checked against the caller's
  * reach); token_id is recorded with it. */
-int silenceapi_create(struct silenceapi *s, const struct silence_spec *spec, int token_id,
-    alertapi_cb cb, void *arg);
+int silenceapi_create(
+    struct silenceapi *s, const struct silence_spec *spec, int token_id, alertapi_cb cb, void *arg);
 /* Expire silence id; one that has ended is answered as it is (200). */
-int silenceapi_expire(struct silenceapi *s, int64_t id, int scope_unit_id, alertapi_cb cb,
-    void *arg);
+int silenceapi_expire(
+    struct silenceapi *s, int64_t id, int scope_unit_id, alertapi_cb cb, void *arg);
 
 #endif

@@ -17,10 +17,11 @@ Test(channel, url_redact)
 		const char *url, *shown;
 	} cases[] = {
 	    {"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a",
-		"https://qyapi.weixin.qq.com/cgi-bin/webhook/send"},
+	        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"},
 	    {"https://oapi.dingtalk.com/robot/send?access_token=abc#x",
-		"https://oapi.dingtalk.com/robot/send"},
-	    {"https://user:pa@ss@hooks.example.org:8443/a/b?c=d", "https://hooks.example.org:8443/a/b"},
+	        "https://oapi.dingtalk.com/robot/send"},
+	    {"https://user:pa@ss@hooks.example.org:8443/a/b?c=d",
+	        "https://hooks.example.org:8443/a/b"},
 	    {"http://am.example.org:9093/", "http://am.example.org:9093/"},
 	    {"http://host?x@y", "http://host"},
 	    {"http://host#frag@x", "http://host"},

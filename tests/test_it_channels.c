@@ -95,13 +95,14 @@ add_channel(const char *args)
 static long
 insert_alert(void)
 {
-	return count("INSERT INTO edumon.alert (fingerprint, rule_id, rule_sha256, unit_id,"
-		     " metric_id, period, period_start, period_end, state, severity, value, bound,"
-		     " op, title, message, fired_at, updated_at)"
-		     " SELECT repeat('a', 64), 'class_size', repeat('0', 64), u.id, m.id,"
-		     " '2025-2026-1', '2025-09-01', '2026-02-01', 'firing', 'warning', 60, 56, '>=',"
-		     " '大班额', '班额超标', now(), now() FROM edumon.org_unit u, edumon.metric m"
-		     " WHERE u.code = '2132070301' AND m.code = 'class_size_max' RETURNING id");
+	return count(
+	    "INSERT INTO edumon.alert (fingerprint, rule_id, rule_sha256, unit_id,"
+	    " metric_id, period, period_start, period_end, state, severity, value, bound,"
+	    " op, title, message, fired_at, updated_at)"
+	    " SELECT repeat('a', 64), 'class_size', repeat('0', 64), u.id, m.id,"
+	    " '2025-2026-1', '2025-09-01', '2026-02-01', 'firing', 'warning', 60, 56, '>=',"
+	    " '大班额', '班额超标', now(), now() FROM edumon.org_unit u, edumon.metric m"
+	    " WHERE u.code = '2132070301' AND m.code = 'class_size_max' RETURNING id");
 }
 
 /* Add n 'fired' events to every alert; returns the largest event id. */
@@ -125,16 +126,16 @@ Test(channels, add_refusals)
 	expect_refusal("channel add --unit 999999 --kind wecom --url https://93.184.216.34/x", 1,
 	    "no unit with code 999999");
 	expect_refusal("channel add --unit 320703 --kind webhook --secret k"
-		       " --url http://127.0.0.1:9/hook",
+	               " --url http://127.0.0.1:9/hook",
 	    1, "loopback");
 	expect_refusal("channel add --unit 320703 --kind wecom --url http://10.1.2.3/send?key=k", 1,
 	    "private");
 	expect_refusal("channel add --unit 320703 --kind wecom --url http://169.254.169.254/x", 1,
 	    "link-local");
-	expect_refusal("channel add --unit 320703 --kind wecom --url ftp://93.184.216.34/x", 1,
-	    "--url");
+	expect_refusal(
+	    "channel add --unit 320703 --kind wecom --url ftp://93.184.216.34/x", 1, "--url");
 	expect_refusal("channel add --unit 320703 --kind wecom --url https://93.184.216.34/x"
-		       " --min-severity urgent",
+	               " --min-severity urgent",
 	    2, "--min-severity \"urgent\" is not info, warning or critical");
 	expect_refusal("channel add --unit 320703 --kind wecom", 2, "option --url is required");
 	expect_refusal("channel add --kind wecom --url https://93.184.216.34/x", 2,
@@ -142,16 +143,16 @@ Test(channels, add_refusals)
 	expect_refusal("channel add --unit 320703 --kind webhook --url https://93.184.216.34/x", 2,
 	    "needs a signing key");
 	expect_refusal("channel add --unit 320703 --kind wecom --url https://93.184.216.34/x"
-		       " --secret k",
+	               " --secret k",
 	    2, "is not signed");
 	expect_refusal("channel add --unit 320703 --kind dingtalk --url https://93.184.216.34/x"
-		       " --secret a --secret-env B",
+	               " --secret a --secret-env B",
 	    2, "give one of --secret-file, --secret-env, --secret");
 	expect_refusal("channel add --unit 320703 --kind webhook --url https://93.184.216.34/x"
-		       " --secret-env EDUMON_TEST_NO_SUCH_VARIABLE",
+	               " --secret-env EDUMON_TEST_NO_SUCH_VARIABLE",
 	    1, "EDUMON_TEST_NO_SUCH_VARIABLE is not set");
 	expect_refusal("channel add --unit 320703 --kind wecom --url https://93.184.216.34/x"
-		       " --rate -1",
+	               " --rate -1",
 	    2, "--rate");
 	cr_expect_eq(count("SELECT count(*) FROM edumon.channel"), 0);
 
@@ -167,48 +168,48 @@ Test(channels, add_list_remove_never_show_secrets)
 	long wh, wc, dt, am;
 	FILE *f;
 
-	path = xasprintf("%s/secret-%d", getenv("EDUMON_TEST_TMPDIR") ? getenv("EDUMON_TEST_TMPDIR")
-	    : "/tmp", (int)getpid());
+	path = xasprintf("%s/secret-%d",
+	    getenv("EDUMON_TEST_TMPDIR") ? getenv("EDUMON_TEST_TMPDIR") : "/tmp", (int)getpid());
 	f = fopen(path, "w");
 	cr_assert_not_null(f);
 	fprintf(f, "%s\n", SECRET);
 	fclose(f);
 	args = xasprintf("--unit 320703 --kind webhook --name 值班 --url"
-			 " 'https://ops:hunter2@93.184.216.34/hook?token=abc#frag' --secret-file %s"
-			 " --min-severity critical --subunits --rate 5",
+	                 " 'https://ops:hunter2@93.184.216.34/hook?token=abc#frag' --secret-file %s"
+	                 " --min-severity critical --subunits --rate 5",
 	    path);
 	wh = add_channel(args);
 	free(args);
 	unlink(path);
 	free(path);
 	wc = add_channel("--unit 320703 --kind wecom"
-			 " --url 'https://93.184.216.34/cgi-bin/webhook/send?key=" ROBOT_KEY "'");
+	                 " --url 'https://93.184.216.34/cgi-bin/webhook/send?key=" ROBOT_KEY "'");
 	setenv("EDUMON_TEST_DT_SECRET", "SECdingtalk0123", 1);
 	dt = add_channel("--unit 3207 --kind dingtalk --secret-env EDUMON_TEST_DT_SECRET"
-			 " --url 'https://93.184.216.34/robot/send?access_token=DTTOKEN'");
+	                 " --url 'https://93.184.216.34/robot/send?access_token=DTTOKEN'");
 	am = add_channel("--unit 3207 --kind alertmanager --url http://93.184.216.34:9093/");
 
 	cr_expect_eq(count("SELECT count(*) FROM edumon.channel WHERE secret = '" SECRET "'"), 1,
 	    "the final newline of the secret file is dropped");
 	cr_expect_eq(count("SELECT rate_per_min FROM edumon.channel WHERE kind = 'wecom'"), 20);
 	cr_expect_eq(count("SELECT rate_per_min FROM edumon.channel WHERE kind = 'dingtalk'"), 20);
-	cr_expect_eq(count("SELECT rate_per_min FROM edumon.channel WHERE kind = 'alertmanager'"),
-	    0);
+	cr_expect_eq(
+	    count("SELECT rate_per_min FROM edumon.channel WHERE kind = 'alertmanager'"), 0);
 	cr_expect_eq(count("SELECT rate_per_min FROM edumon.channel WHERE kind = 'webhook'"), 5);
 	cr_expect_eq(count("SELECT count(*) FROM edumon.channel WHERE kind = 'webhook' AND"
-			   " subunits AND min_severity = 'critical' AND name = '值班'"),
+	                   " subunits AND min_severity = 'critical' AND name = '值班'"),
 	    1);
 
 	out = expect_cli("channel list", 0);
 	cr_expect(starts_with(out, "id\tunit\tkind\tname\tmin_severity\tsubunits\trate\turl\t"
-				   "created\tremoved\tpending\tfailed\tdelivered\tsilenced\n"),
+	                           "created\tremoved\tpending\tfailed\tdelivered\tsilenced\n"),
 	    "header: %s", out);
 	cr_expect(strstr(out, "https://93.184.216.34/hook\t") != NULL, "%s", out);
 	cr_expect(strstr(out, "https://93.184.216.34/cgi-bin/webhook/send\t") != NULL, "%s", out);
 	cr_expect(strstr(out, "http://93.184.216.34:9093/\t") != NULL, "%s", out);
 	{
-		static const char *const hidden[] = {SECRET, ROBOT_KEY, "SECdingtalk0123", "DTTOKEN",
-		    "hunter2", "ops:", "token=", "key=", "?", "#frag"};
+		static const char *const hidden[] = {SECRET, ROBOT_KEY, "SECdingtalk0123",
+		    "DTTOKEN", "hunter2", "ops:", "token=", "key=", "?", "#frag"};
 
 		for (size_t i = 0; i < ARRAY_LEN(hidden); i++)
 			cr_expect(strstr(out, hidden[i]) == NULL, "channel list shows \"%s\":\n%s",
@@ -248,7 +249,8 @@ Test(channels, a_new_channel_starts_after_the_last_event)
 	long last, id;
 	char sql[128];
 
-	cr_expect_eq(add_channel("--unit 320703 --kind wecom --name a --url https://93.184.216.34/"),
+	cr_expect_eq(
+	    add_channel("--unit 320703 --kind wecom --name a --url https://93.184.216.34/"),
 	    count("SELECT max(id) FROM edumon.channel"));
 	cr_expect_eq(count("SELECT start_event_id FROM edumon.channel WHERE name = 'a'"), 0);
 	cr_assert_gt(insert_alert(), 0);
@@ -284,9 +286,9 @@ rx_cb(struct evhttp_request *req, void *arg)
 	size_t len = evbuffer_get_length(body);
 	const char *text = len > 0 ? (const char *)evbuffer_pullup(body, (ev_ssize_t)len) : "";
 	const char *delivery = evhttp_find_header(in, "X-Edumon-Delivery");
-	enum notify_verdict v = notify_webhook_verify(SECRET,
-	    evhttp_find_header(in, "X-Edumon-Timestamp"),
-	    evhttp_find_header(in, "X-Edumon-Signature"), text, len, time(NULL), 300);
+	enum notify_verdict v =
+	    notify_webhook_verify(SECRET, evhttp_find_header(in, "X-Edumon-Timestamp"),
+	        evhttp_find_header(in, "X-Edumon-Signature"), text, len, time(NULL), 300);
 	char *copy = xstrndup(text, len);
 	FILE *f = fopen(RX.log, "a");
 
@@ -308,7 +310,8 @@ rx_cb(struct evhttp_request *req, void *arg)
 		evhttp_send_reply(req, 500, "Internal Server Error", out);
 		break;
 	case RX_WECOM_BUSY:
-		evbuffer_add_printf(out, "{\"errcode\":45009,\"errmsg\":\"api freq out of limit\"}");
+		evbuffer_add_printf(
+		    out, "{\"errcode\":45009,\"errmsg\":\"api freq out of limit\"}");
 		evhttp_send_reply(req, 200, "OK", out);
 		break;
 	}
@@ -323,8 +326,8 @@ rx_start(enum rx_mode mode)
 	int fds[2];
 
 	RX.mode = mode;
-	RX.log = xasprintf("%s/rx-%d.log", dir != NULL && *dir != '\0' ? dir : "/tmp",
-	    (int)getpid());
+	RX.log =
+	    xasprintf("%s/rx-%d.log", dir != NULL && *dir != '\0' ? dir : "/tmp", (int)getpid());
 	unlink(RX.log);
 	cr_assert_eq(pipe(fds), 0);
 	RX.pid = fork();
@@ -332,13 +335,14 @@ rx_start(enum rx_mode mode)
 	if (RX.pid == 0) {
 		struct event_base *base = event_base_new();
 		struct evhttp *http = evhttp_new(base);
-		struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+		struct evhttp_bound_socket *sock =
+		    evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
 		struct sockaddr_in sin;
 		socklen_t sl = sizeof sin;
 		int port = 0;
 
-		if (sock != NULL &&
-		    getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&sin, &sl) == 0)
+		if (sock != NULL && getsockname(evhttp_bound_socket_get_fd(sock),
+		                        (struct sockaddr *)&sin, &sl) == 0)
 			port = ntohs(sin.sin_port);
 		evhttp_set_gencb(http, rx_cb, NULL);
 		if (write(fds[1], &port, sizeof port) != sizeof port)
@@ -389,7 +393,7 @@ static char *
 test_through(const char *kind, const char *path, const char *extra, int want)
 {
 	char *args = xasprintf("--unit 320703 --kind %s --allow-private --url"
-			       " 'http://127.0.0.1:%d%s' %s",
+	                       " 'http://127.0.0.1:%d%s' %s",
 	    kind, RX.port, path, extra);
 	long id = add_channel(args);
 	char *cmd = xasprintf("channel test %ld", id);
@@ -431,8 +435,8 @@ Test(channels, test_wecom_errcode_fails, .fini = rx_stop)
 
 	rx_start(RX_WECOM_BUSY);
 	out = test_through("wecom", "/cgi-bin/webhook/send?key=k", "", 1);
-	cr_expect(strstr(out, "failed: HTTP 200") != NULL && strstr(out, "45009") != NULL, "%s",
-	    out);
+	cr_expect(
+	    strstr(out, "failed: HTTP 200") != NULL && strstr(out, "45009") != NULL, "%s", out);
 	free(out);
 	log = rx_log();
 	cr_expect(starts_with(log, "/cgi-bin/webhook/send?key=k "), "%s", log);
@@ -486,19 +490,22 @@ Test(channels, notifications_list)
 	    " SELECT v.ch, e.id, e.alert_unit_id, e.alert_id, 'fired', 'warning', v.state, v.att,"
 	    " v.st, v.err, now() - v.age * interval '1 minute' FROM edumon.alert_event e,"
 	    " (VALUES (%ld, 'delivered', 1, 200, NULL, 4), (%ld, 'failed', 5, 400,"
-	    " 'wecom errcode 93000: invalid webhook url', 3), (%ld, 'pending', 2, 503, 'HTTP 503', 2),"
+	    " 'wecom errcode 93000: invalid webhook url', 3), (%ld, 'pending', 2, 503, 'HTTP 503', "
+	    "2),"
 	    " (%ld, 'pending', 0, NULL, NULL, 1)) AS v(ch, state, att, st, err, age)"
 	    " WHERE e.alert_id = %ld",
 	    c1, c1, c2, c2, a);
 	tl_exec(pg, sql);
 
 	out = expect_cli("notifications list", 0);
-	cr_expect(starts_with(out, "id\tchannel\talert\trule\tunit\tperiod\tevent\tseverity\tstate\t"
-				   "attempts\tstatus\terror\tcreated\tlast_attempt\tdone\n"),
+	cr_expect(
+	    starts_with(out, "id\tchannel\talert\trule\tunit\tperiod\tevent\tseverity\tstate\t"
+	                     "attempts\tstatus\terror\tcreated\tlast_attempt\tdone\n"),
 	    "%s", out);
 	/* Newest first: pending (1 min), pending, failed, delivered. */
 	{
-		const char *p1 = strstr(out, "\tpending\t0\t"), *p2 = strstr(out, "\tpending\t2\t503\t");
+		const char *p1 = strstr(out, "\tpending\t0\t"),
+		           *p2 = strstr(out, "\tpending\t2\t503\t");
 		const char *f = strstr(out, "\tfailed\t5\t400\twecom errcode 93000");
 		const char *d = strstr(out, "\tdelivered\t1\t200\t-\t");
 
@@ -514,13 +521,13 @@ Test(channels, notifications_list)
 	free(out);
 	out = expect_cli("notifications list --failed --pending --limit 2", 0);
 	cr_expect(strstr(out, "\tpending\t0\t") && strstr(out, "\tpending\t2\t") &&
-		!strstr(out, "failed\t"),
+	              !strstr(out, "failed\t"),
 	    "%s", out);
 	free(out);
 	snprintf(sql, sizeof sql, "notifications list --channel %ld", c1);
 	out = expect_cli(sql, 0);
-	cr_expect(!strstr(out, "pending") && strstr(out, "failed") && strstr(out, "delivered"), "%s",
-	    out);
+	cr_expect(!strstr(out, "pending") && strstr(out, "failed") && strstr(out, "delivered"),
+	    "%s", out);
 	free(out);
 	expect_refusal("notifications list --limit 0", 2, "--limit \"0\"");
 	expect_refusal("notifications list --channel x", 2, "--channel \"x\"");

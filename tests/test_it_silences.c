@@ -107,23 +107,23 @@ Test(silences, cli_add_list_expire, .init = setup_cli)
 
 	a = add("--unit 320703 --for 2h --by 张老师 --comment '停电，数据晚报'");
 	b = add("--rule class_size --metric class_size_max --label team=safety"
-		" --until '2099-01-01 10:00' --starts '2098-12-31 10:00' --by a --comment b");
+	        " --until '2099-01-01 10:00' --starts '2098-12-31 10:00' --by a --comment b");
 	c = add("--metric emergency_drills --for 30m --by a --comment b");
 	cr_expect_eq(count("SELECT count(*) FROM edumon.silence WHERE ends_at - starts_at ="
-			   " interval '2 hours' AND created_by = '张老师' AND token_id IS NULL"),
+	                   " interval '2 hours' AND created_by = '张老师' AND token_id IS NULL"),
 	    1);
 	cr_expect_eq(count("SELECT count(*) FROM edumon.silence WHERE label_key = 'team' AND"
-			   " label_value = 'safety' AND rule_id = 'class_size' AND"
-			   " ends_at = '2099-01-01 10:00'::timestamptz"),
+	                   " label_value = 'safety' AND rule_id = 'class_size' AND"
+	                   " ends_at = '2099-01-01 10:00'::timestamptz"),
 	    1, "--until is read in the session's time zone");
 
 	out = cli("silence list", 0);
-	cr_expect(strncmp(out, "id\tunit\trule\tmetric\tlabel\tstarts\tends\tactive\tby\tcomment\t", 52) ==
-		0,
+	cr_expect(strncmp(out, "id\tunit\trule\tmetric\tlabel\tstarts\tends\tactive\tby\tcomment\t",
+	              52) == 0,
 	    "%s", out);
 	cr_expect(strstr(out, "\t320703\t-\t-\t-\t") != NULL, "%s", out);
-	cr_expect(strstr(out, "\tclass_size\tclass_size_max\tteam=safety\t2098-12-31 10:00:00") !=
-		NULL,
+	cr_expect(
+	    strstr(out, "\tclass_size\tclass_size_max\tteam=safety\t2098-12-31 10:00:00") != NULL,
 	    "%s", out);
 	cr_expect(strstr(out, "停电，数据晚报") != NULL, "%s", out);
 	free(out);
@@ -138,10 +138,10 @@ Test(silences, cli_add_list_expire, .init = setup_cli)
 	snprintf(cmd, sizeof cmd, "silence expire %ld", b);
 	free(cli(cmd, 0));
 	cr_expect_eq(count("SELECT count(*) FROM edumon.silence WHERE expired_at IS NOT NULL AND"
-			   " ends_at <= now() + interval '1 second'"),
+	                   " ends_at <= now() + interval '1 second'"),
 	    1, "the running one ends now");
 	cr_expect_eq(count("SELECT count(*) FROM edumon.silence WHERE expired_at IS NOT NULL AND"
-			   " ends_at = starts_at + interval '1 microsecond'"),
+	                   " ends_at = starts_at + interval '1 microsecond'"),
 	    1, "the future one ends right after its start");
 	refused("silence expire 999999", 1, "no silence with id 999999");
 	refused("silence expire x", 2, "ID \"x\" is not a silence number");
@@ -183,7 +183,7 @@ Test(silences, cli_refusals, .init = setup_cli)
 	refused("silence add --unit 320703 --until '2020-01-01 10:00' --by a --comment b", 1,
 	    "that time has passed");
 	refused("silence add --unit 320703 --starts '2099-01-02 00:00' --until '2099-01-01 00:00'"
-		" --by a --comment b",
+	        " --by a --comment b",
 	    1, "must end after it starts");
 	refused("silence add --unit 320703 --for 2h --comment b", 2, "option --by is required");
 	refused("silence add --unit 320703 --for 2h --by a", 2, "option --comment is required");
@@ -195,8 +195,7 @@ Test(silences, cli_refusals, .init = setup_cli)
 /* ---- the API ---- */
 
 static void
-call(const char *method, const char *path, const char *token, const char *body,
-    struct tl_resp *r)
+call(const char *method, const char *path, const char *token, const char *body, struct tl_resp *r)
 {
 	char headers[512];
 
@@ -262,9 +261,9 @@ list_ids(const char *token, const char *query, char *out, size_t len)
 	snprintf(path, sizeof path, "/v1/silences%s", query);
 	j = expect("GET", path, token, NULL, 200);
 	out[0] = '\0';
-	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(j, "silences"))
-		off += (size_t)snprintf(out + off, len - off, "%s%d", off > 0 ? "," : "",
-		    cJSON_GetObjectItemCaseSensitive(item, "id")->valueint);
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(j, "silences")) off +=
+	    (size_t)snprintf(out + off, len - off, "%s%d", off > 0 ? "," : "",
+	        cJSON_GetObjectItemCaseSensitive(item, "id")->valueint);
 	cJSON_Delete(j);
 }
 
@@ -283,30 +282,36 @@ Test(silences, api_create_scoped, .init = setup_api)
 	cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(j, "rule")->valuestring, "class_size");
 	cr_expect_str_eq(
 	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "label"), "team")
-		->valuestring,
+	        ->valuestring,
 	    "safety");
 	cr_expect(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "active")));
 	cr_expect(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "expired_at")));
 	cJSON_Delete(j);
 	cr_expect_eq(count("SELECT count(*) FROM edumon.silence s JOIN edumon.api_token t"
-			   " ON t.id = s.token_id WHERE t.label = '张老师'"
-			   " AND s.ends_at - s.starts_at = interval '2 hours'"),
+	                   " ON t.id = s.token_id WHERE t.label = '张老师'"
+	                   " AND s.ends_at - s.starts_at = interval '2 hours'"),
 	    1, "the token is recorded");
 
 	/* Within the subtree: a school of the district; a city monitor: a district. */
-	create(E.mon, "{\"unit\":\"2132070301\",\"metric\":\"class_size_max\","
-		      "\"ends_at\":\"2099-01-01T00:00:00Z\",\"starts_at\":\"2098-12-01T00:00:00+08:00\","
-		      "\"by\":\"a\",\"comment\":\"b\"}");
-	create(E.city, "{\"unit\":\"320706\",\"duration_seconds\":60,\"by\":\"a\",\"comment\":\"b\"}");
+	create(E.mon,
+	    "{\"unit\":\"2132070301\",\"metric\":\"class_size_max\","
+	    "\"ends_at\":\"2099-01-01T00:00:00Z\",\"starts_at\":\"2098-12-01T00:00:00+08:00\","
+	    "\"by\":\"a\",\"comment\":\"b\"}");
+	create(
+	    E.city, "{\"unit\":\"320706\",\"duration_seconds\":60,\"by\":\"a\",\"comment\":\"b\"}");
 	/* Outside: exactly like an unknown code. */
-	bad_body(E.mon, "{\"unit\":\"320706\",\"duration_seconds\":60,\"by\":\"a\",\"comment\":\"b\"}",
+	bad_body(E.mon,
+	    "{\"unit\":\"320706\",\"duration_seconds\":60,\"by\":\"a\",\"comment\":\"b\"}",
 	    "bad_body", "unit: \"320706\" is not a unit code within the token's reach");
-	bad_body(E.mon, "{\"unit\":\"3207\",\"duration_seconds\":60,\"by\":\"a\",\"comment\":\"b\"}",
+	bad_body(E.mon,
+	    "{\"unit\":\"3207\",\"duration_seconds\":60,\"by\":\"a\",\"comment\":\"b\"}",
 	    "bad_body", "unit: \"3207\" is not a unit code within the token's reach");
-	bad_body(E.mon, "{\"unit\":\"999999\",\"duration_seconds\":60,\"by\":\"a\",\"comment\":\"b\"}",
+	bad_body(E.mon,
+	    "{\"unit\":\"999999\",\"duration_seconds\":60,\"by\":\"a\",\"comment\":\"b\"}",
 	    "bad_body", "unit: \"999999\" is not a unit code within the token's reach");
 	/* Admin: anything, also without a unit. */
-	create(E.admin, "{\"rule\":\"drills\",\"duration_seconds\":60,\"by\":\"a\",\"comment\":\"b\"}");
+	create(E.admin,
+	    "{\"rule\":\"drills\",\"duration_seconds\":60,\"by\":\"a\",\"comment\":\"b\"}");
 	cr_expect_eq(count("SELECT count(*) FROM edumon.silence"), 4);
 	cr_expect_eq(count("SELECT count(*) FROM edumon.silence WHERE unit_id IS NULL"), 1);
 }
@@ -346,27 +351,29 @@ Test(silences, api_field_errors, .init = setup_api)
 	    {"{\"label\":{\"a\":\"1\",\"b\":\"2\"}}", "bad_body", "label must be an object"},
 	    {"{\"label\":{\"9a\":\"1\"}}", "bad_body", "label: key \"9a\""},
 	    {"{\"label\":{\"a\":1}}", "bad_body", "label: the value of a must be a string"},
-	    {"{\"starts_at\":\"2026-03-01\"}", "bad_body", "starts_at: \"2026-03-01\" is not an RFC 3339"},
+	    {"{\"starts_at\":\"2026-03-01\"}", "bad_body",
+	        "starts_at: \"2026-03-01\" is not an RFC 3339"},
 	    {"{\"ends_at\":\"tomorrow\"}", "bad_body", "ends_at: \"tomorrow\" is not an RFC 3339"},
 	    {"{\"duration_seconds\":1.5}", "bad_body", "duration_seconds must be a whole number"},
 	    {"{\"duration_seconds\":0}", "bad_body", "duration_seconds must be a whole number"},
-	    {"{\"duration_seconds\":\"60\"}", "bad_body", "duration_seconds must be a whole number"},
+	    {"{\"duration_seconds\":\"60\"}", "bad_body",
+	        "duration_seconds must be a whole number"},
 	    {"{\"by\":\"\"}", "bad_body", "by must be 1 to 200 characters"},
 	    {"{\"comment\":null}", "bad_body", "comment must be a string, not null"},
 	    {"{\"duration_seconds\":60,\"comment\":\"b\"}", "bad_body", "by is required"},
 	    {"{\"duration_seconds\":60,\"by\":\"a\"}", "bad_body", "comment is required"},
 	    {"{\"by\":\"a\",\"comment\":\"b\"}", "bad_body",
-		"give exactly one of ends_at and duration_seconds"},
+	        "give exactly one of ends_at and duration_seconds"},
 	    {"{\"by\":\"a\",\"comment\":\"b\",\"duration_seconds\":60,"
 	     "\"ends_at\":\"2099-01-01T00:00:00Z\"}",
-		"bad_body", "give exactly one of ends_at and duration_seconds"},
+	        "bad_body", "give exactly one of ends_at and duration_seconds"},
 	    {"{\"by\":\"a\",\"comment\":\"b\",\"ends_at\":\"2020-01-01T00:00:00Z\"}", "bad_body",
-		"ends_at is in the past"},
+	        "ends_at is in the past"},
 	    {"{\"by\":\"a\",\"comment\":\"b\",\"starts_at\":\"2099-01-02T00:00:00Z\","
 	     "\"ends_at\":\"2099-01-01T00:00:00Z\"}",
-		"bad_body", "ends_at must be later than starts_at"},
+	        "bad_body", "ends_at must be later than starts_at"},
 	    {"{\"by\":\"a\",\"comment\":\"b\",\"duration_seconds\":31708800}", "bad_body",
-		"duration_seconds must be a whole number from 1 to 31622400"},
+	        "duration_seconds must be a whole number from 1 to 31622400"},
 	};
 	struct tl_resp r;
 
@@ -377,12 +384,13 @@ Test(silences, api_field_errors, .init = setup_api)
 	    "give at least one matcher");
 	/* Not JSON. */
 	cr_assert_eq(tl_http(E.port, "POST", "/v1/silences",
-			 "Authorization: Bearer x\r\nContent-Type: text/plain\r\n", "a", 1, &r),
+	                 "Authorization: Bearer x\r\nContent-Type: text/plain\r\n", "a", 1, &r),
 	    0);
 	cr_expect_eq(r.status, 401);
 	tl_resp_free(&r);
 	{
-		char *h = xasprintf("Authorization: Bearer %s\r\nContent-Type: text/plain\r\n", E.mon);
+		char *h =
+		    xasprintf("Authorization: Bearer %s\r\nContent-Type: text/plain\r\n", E.mon);
 
 		cr_assert_eq(tl_http(E.port, "POST", "/v1/silences", h, "{}", 2, &r), 0);
 		cr_expect_eq(r.status, 415, "%s", r.body);
@@ -400,12 +408,12 @@ Test(silences, api_list_and_expire_scoped, .init = setup_api)
 
 	mine = create(E.mon, "{\"duration_seconds\":3600,\"by\":\"a\",\"comment\":\"b\"}");
 	school = create(E.mon, "{\"unit\":\"2132070301\",\"duration_seconds\":3600,\"by\":\"a\","
-			       "\"comment\":\"b\"}");
+	                       "\"comment\":\"b\"}");
 	theirs = create(E.other, "{\"duration_seconds\":3600,\"by\":\"a\",\"comment\":\"b\"}");
 	global = create(E.admin, "{\"rule\":\"x\",\"duration_seconds\":3600,\"by\":\"a\","
-				 "\"comment\":\"b\"}");
+	                         "\"comment\":\"b\"}");
 	ended = create(E.mon, "{\"rule\":\"y\",\"duration_seconds\":3600,\"by\":\"a\","
-			      "\"comment\":\"b\"}");
+	                      "\"comment\":\"b\"}");
 	snprintf(path, sizeof path, "/v1/silences/%ld/expire", ended);
 	j = expect("POST", path, E.mon, NULL, 200);
 	cr_expect(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "active")));

@@ -19,9 +19,23 @@ Test(silence, durations)
 		const char *s;
 		long long seconds; /* -1: refused */
 	} cases[] = {
-	    {"90s", 90}, {"30m", 1800}, {"2h", 7200}, {"3d", 259200}, {"366d", 31622400},
-	    {"1s", 1}, {"0s", -1}, {"367d", -1}, {"2w", -1}, {"h", -1}, {"", -1}, {"-1h", -1},
-	    {"1.5h", -1}, {" 2h", -1}, {"2 h", -1}, {"8784h", 31622400}, {"8785h", -1},
+	    {"90s", 90},
+	    {"30m", 1800},
+	    {"2h", 7200},
+	    {"3d", 259200},
+	    {"366d", 31622400},
+	    {"1s", 1},
+	    {"0s", -1},
+	    {"367d", -1},
+	    {"2w", -1},
+	    {"h", -1},
+	    {"", -1},
+	    {"-1h", -1},
+	    {"1.5h", -1},
+	    {" 2h", -1},
+	    {"2 h", -1},
+	    {"8784h", 31622400},
+	    {"8785h", -1},
 	    {"99999999999999999999d", -1},
 	};
 
@@ -43,9 +57,15 @@ Test(silence, labels)
 	static const struct {
 		const char *s, *key, *value; /* key NULL: refused */
 	} cases[] = {
-	    {"team=safety", "team", "safety"}, {"_x=a=b", "_x", "a=b"}, {"k=值", "k", "值"},
-	    {"team", NULL, NULL}, {"=x", NULL, NULL}, {"9a=x", NULL, NULL}, {"a-b=x", NULL, NULL},
-	    {"a=", NULL, NULL}, {"é=x", NULL, NULL},
+	    {"team=safety", "team", "safety"},
+	    {"_x=a=b", "_x", "a=b"},
+	    {"k=值", "k", "值"},
+	    {"team", NULL, NULL},
+	    {"=x", NULL, NULL},
+	    {"9a=x", NULL, NULL},
+	    {"a-b=x", NULL, NULL},
+	    {"a=", NULL, NULL},
+	    {"é=x", NULL, NULL},
 	};
 
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -68,8 +88,8 @@ Test(silence, labels)
 
 Test(silence, local_times)
 {
-	static const char *const good[] = {"2026-03-01 08:00", "2026-03-01 08:00:30",
-	    "2026-03-01T08:00"};
+	static const char *const good[] = {
+	    "2026-03-01 08:00", "2026-03-01 08:00:30", "2026-03-01T08:00"};
 	static const char *const bad[] = {"2026-03-01", "2026-03-01 8:00", "tomorrow",
 	    "2026-03-01 08:00:00+08", "2026/03/01 08:00", "2026-03-01  08:00", ""};
 
@@ -85,8 +105,16 @@ Test(silence, list_query)
 		const char *q;
 		int all; /* -1: refused */
 	} cases[] = {
-	    {NULL, 0}, {"", 0}, {"all=1", 1}, {"all=true", 1}, {"all=0", 0}, {"all=false", 0},
-	    {"all=2", -1}, {"all", -1}, {"limit=3", -1}, {"all=1&all=1", -1},
+	    {NULL, 0},
+	    {"", 0},
+	    {"all=1", 1},
+	    {"all=true", 1},
+	    {"all=0", 0},
+	    {"all=false", 0},
+	    {"all=2", -1},
+	    {"all", -1},
+	    {"limit=3", -1},
+	    {"all=1&all=1", -1},
 	};
 
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -125,13 +153,15 @@ Test(silence, json)
 	j = cJSON_Parse(b.data);
 	cr_assert_not_null(j, "%s", b.data);
 	cr_expect_eq(cJSON_GetObjectItemCaseSensitive(j, "id")->valueint, 7);
-	cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(
-			     cJSON_GetObjectItemCaseSensitive(j, "unit"), "name")->valuestring,
+	cr_expect_str_eq(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "unit"), "name")
+	        ->valuestring,
 	    "连云\"区");
 	cr_expect(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "rule")));
 	cr_expect(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "expired_at")));
-	cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(
-			     cJSON_GetObjectItemCaseSensitive(j, "label"), "team")->valuestring,
+	cr_expect_str_eq(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "label"), "team")
+	        ->valuestring,
 	    "safety");
 	cr_expect(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "active")));
 	cJSON_Delete(j);
