@@ -95,13 +95,8 @@ static const char *const qparam_names[QP_COUNT] = {
     [QP_CURSOR] = "cursor",
 };
 
-/*
- * A unit code the principal may name: it exists and lies within the
- * token's unit (anything, for admin). NULL otherwise: the caller must not
- * tell the two cases apart.
- */
-static const struct unit *
-reachable_unit(const struct alert_reach *r, const char *code)
+const struct unit *
+alert_reach_unit(const struct alert_reach *r, const char *code)
 {
 	const struct unit *u = registry_by_code(r->registry, code);
 
@@ -128,9 +123,8 @@ severities_parse(const char *s, unsigned *mask)
 	}
 }
 
-/* A rule id as rules.c allows them: [a-z0-9_.-]{1,64}. */
-static bool
-rule_id_valid(const char *s)
+bool
+alert_rule_id_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -173,7 +167,7 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 	case QP_DISTRICT:
 	case QP_UNIT:
 	case QP_SCHOOL:
-		if ((u = reachable_unit(r, v)) == NULL) {
+		if ((u = alert_reach_unit(r, v)) == NULL) {
 			*cause = xasprintf("%s: \"%.*s\" is not a unit code within the token's reach",
 			    name, QUOTE_MAX, v);
 			return -1;
@@ -192,7 +186,7 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 		q->metric_id = m->id;
 		return 0;
 	case QP_RULE:
-		if (!rule_id_valid(v)) {
+		if (!alert_rule_id_valid(v)) {
 			*cause = xasprintf("rule: \"%.*s\" is not a rule id (1 to 64 of a-z, 0-9, _ . -)",
 			    QUOTE_MAX, v);
 			return -1;
@@ -443,17 +437,6 @@ alert_id_parse(const char *s, int64_t *id)
 	return 0;
 }
 
-/* Characters (code points) of a UTF-8 string. */
-static size_t
-utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
 void
 alert_ack_clear(struct alert_ack *ack)
 {
@@ -468,32 +451,13 @@ alert_ack_parse(const char *body, size_t len, struct alert_ack *ack, const char 
 {
 	const cJSON *item;
 	cJSON *root;
-	const char *why;
-	char *copy;
 
 	memset(ack, 0, sizeof *ack);
 	*offset = 0;
 	if (len == 0)
 		return 0;
-	*code = "malformed_body";
-	if (json_strict_check(body, len, 4, offset, cause) != 0)
+	if ((root = json_parse_object(body, len, 4, code, offset, cause)) == NULL)
 		return -1;
-	if (json_cjson_safe(body, len, offset, &why) != 0) {
-		*cause = xstrdup(why);
-		return -1;
-	}
-	copy = xstrndup(body, len);
-	root = cJSON_ParseWithLengthOpts(copy, len + 1, NULL, 1);
-	free(copy);
-	if (root == NULL) {
-		*cause = xstrdup("the JSON parser refused the body");
-		return -1;
-	}
-	*code = "bad_body";
-	if (!cJSON_IsObject(root)) {
-		*cause = xasprintf("the body must be a JSON object, not %s", json_type_name(root));
-		goto fail;
-	}
 	cJSON_ArrayForEach(item, root) {
 		bool is_by = strcmp(item->string, "by") == 0;
 		size_t max = is_by ? ALERT_ACK_BY_MAX : ALERT_ACK_NOTE_MAX;

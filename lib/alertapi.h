@@ -51,6 +51,16 @@ struct alert_reach {
 	const struct principal *who;
 };
 
+/*
+ * A unit code the principal may name: it exists and lies within the
+ * token's unit (anything, for admin). NULL otherwise: the caller must not
+ * tell the two cases apart.
+ */
+const struct unit *alert_reach_unit(const struct alert_reach *r, const char *code);
+
+/* A rule id as rules.c allows them: [a-z0-9_.-]{1,64}. */
+bool alert_rule_id_valid(const char *s);
+
 /* A parsed GET /v1/alerts. Zero, "" and -1 mean "no filter". */
 struct alert_query {
 	int scope_unit_id; /* alerts of this unit's subtree; 0: every unit (admin) */

@@ -4,9 +4,13 @@
 #include "jsonutil.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cJSON.h>
+
+#include "jsonstrict.h"
+#include "util.h"
 
 /* See jsonutil.h. */
 const char *
@@ -66,4 +70,38 @@ json_cjson_safe(const char *s, size_t len, size_t *offset, const char **why)
 		}
 	}
 	return 0;
+}
+
+/* See jsonutil.h. */
+cJSON *
+json_parse_object(const char *body, size_t len, int max_depth, const char **code, size_t *offset,
+    char **cause)
+{
+	const char *why;
+	cJSON *root;
+	char *copy;
+
+	*offset = 0;
+	*code = "malformed_body";
+	if (json_strict_check(body, len, max_depth, offset, cause) != 0)
+		return NULL;
+	if (json_cjson_safe(body, len, offset, &why) != 0) {
+		*cause = xstrdup(why);
+		return NULL;
+	}
+	copy = xstrndup(body, len);
+	root = cJSON_ParseWithLengthOpts(copy, len + 1, NULL, 1);
+	free(copy);
+	if (root == NULL) {
+		*cause = xstrdup("the JSON parser refused the body");
+		return NULL;
+	}
+	if (!cJSON_IsObject(root)) {
+		*code = "bad_body";
+		*cause = xasprintf("the body must be a JSON object, not %s", json_type_name(root));
+		cJSON_Delete(root);
+		return NULL;
+	}
+	*code = "bad_body";
+	return root;
 }

@@ -28,4 +28,14 @@ const char *json_type_name(const struct cJSON *item);
  */
 int json_cjson_safe(const char *s, size_t len, size_t *offset, const char **why);
 
+/*
+ * A request body as a JSON object, for the small API bodies: check it with
+ * json_strict_check (nesting at most max_depth) and json_cjson_safe, then
+ * parse it with cJSON. Returns the root (the caller cJSON_Deletes it), or
+ * NULL with *code "malformed_body" (not RFC 8259 JSON: *offset is where)
+ * or "bad_body" (valid JSON but not an object), and *cause (caller frees).
+ */
+struct cJSON *json_parse_object(const char *body, size_t len, int max_depth, const char **code,
+    size_t *offset, char **cause);
+
 #endif

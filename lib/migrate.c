@@ -90,6 +90,52 @@ result_error(PGconn *conn, const PGresult *res)
 	return line;
 }
 
+PGresult *
+migrate_query(PGconn *conn, const char *what, const char *sql, int nparams,
+    const char *const *params, char sqlstate[6], char **cause)
+{
+	PGresult *res;
+	const char *st;
+	char *msg;
+
+	if (sqlstate != NULL)
+		sqlstate[0] = '\0';
+	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (res != NULL &&
+	    (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK))
+		return res;
+	st = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (sqlstate != NULL && st != NULL)
+		snprintf(sqlstate, 6, "%s", st);
+	msg = result_error(conn, res);
+	*cause = xasprintf("%s: %s", what, msg);
+	free(msg);
+	PQclear(res);
+	return NULL;
+}
+
+int
+migrate_code_id(PGconn *conn, const char *what, const char *code, char **cause)
+{
+	static const char unit_sql[] = "SELECT id FROM edumon.org_unit WHERE code = $1";
+	static const char metric_sql[] = "SELECT id FROM edumon.metric WHERE code = $1";
+	bool unit = strcmp(what, "unit") == 0;
+	PGresult *res = migrate_query(conn, what, unit ? unit_sql : metric_sql, 1, &code, NULL,
+	    cause);
+	int id;
+
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		*cause = xasprintf("no %s with code %s", what, code);
+		PQclear(res);
+		return -1;
+	}
+	id = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return id;
+}
+
 /*
  * Run sql with nparams text parameters. Returns the result if its status is
  * want; otherwise clears it, sets *cause to "what: message" and returns
@@ -99,15 +145,11 @@ static PGresult *
 run(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params,
     ExecStatusType want, char **cause)
 {
-	PGresult *res;
-	char *msg;
+	PGresult *res = migrate_query(conn, what, sql, nparams, params, NULL, cause);
 
-	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	if (res != NULL && PQresultStatus(res) == want)
+	if (res == NULL || PQresultStatus(res) == want)
 		return res;
-	msg = result_error(conn, res);
-	*cause = xasprintf("%s: %s", what, msg);
-	free(msg);
+	*cause = xasprintf("%s: unexpected result %s", what, PQresStatus(PQresultStatus(res)));
 	PQclear(res);
 	return NULL;
 }
@@ -564,19 +606,6 @@ code_valid(const char *s)
 			return false;
 	}
 	return true;
-}
-
-/* Characters (not bytes) of valid UTF-8 s. */
-static size_t
-utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-		if ((*p & 0xc0) != 0x80)
-			n++;
-	}
-	return n;
 }
 
 /* True if s holds an ASCII control character (a line break in a name is a mistake). */

@@ -21,7 +21,8 @@
 
 #include "token.h"
 
-struct pg_conn; /* PGconn */
+struct pg_conn;   /* PGconn */
+struct pg_result; /* PGresult */
 struct catalog;
 
 /*
@@ -36,6 +37,22 @@ struct catalog;
  * committed).
  */
 int migrate_apply(struct pg_conn *conn, int *applied, char **cause);
+
+/*
+ * Run sql with nparams text parameters (blocking). Returns the result (the
+ * caller clears it) when the statement succeeded, with or without rows.
+ * Otherwise returns NULL with *cause "what: message" (the server's primary
+ * message, detail and hint on one line) and, when sqlstate is not NULL,
+ * the SQLSTATE in sqlstate ("" when the connection failed).
+ */
+struct pg_result *migrate_query(struct pg_conn *conn, const char *what, const char *sql,
+    int nparams, const char *const *params, char sqlstate[6], char **cause);
+
+/*
+ * The id of the unit (what "unit") or metric (what "metric") with code.
+ * Returns it, or -1 with *cause ("no unit with code X" when there is none).
+ */
+int migrate_code_id(struct pg_conn *conn, const char *what, const char *code, char **cause);
 
 /* Highest recorded migration version into *version; 0 for a fresh database. */
 int migrate_current_version(struct pg_conn *conn, int *version, char **cause);

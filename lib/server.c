@@ -23,6 +23,7 @@
 #include "payload.h"
 #include "ratelimit.h"
 #include "receipt.h"
+#include "silenceapi.h"
 #include "rules.h"
 #include "alerter.h"
 #include "dispatch.h"
@@ -41,6 +42,7 @@ struct server {
 	struct alerter *alerter;
 	struct dispatch *dispatch;
 	struct alertapi *alerts;
+	struct silenceapi *silences;
 	struct stream *streams;
 	struct stats *stats;
 	struct evhttp *http;
@@ -85,11 +87,15 @@ static void handle_submit(struct server *, struct evhttp_request *, const char *
 static void handle_alerts(struct server *, struct evhttp_request *, const char *);
 static void handle_alert(struct server *, struct evhttp_request *, const char *);
 static void handle_alert_ack(struct server *, struct evhttp_request *, const char *);
+static void handle_silences(struct server *, struct evhttp_request *, const char *);
+static void handle_silence_create(struct server *, struct evhttp_request *, const char *);
+static void handle_silence_expire(struct server *, struct evhttp_request *, const char *);
 static void handle_alerts_stream(struct server *, struct evhttp_request *, const char *);
 
 /* Paths with a parameter: "{id}" stands for one non-empty path segment. */
 #define ALERT_PATH "/v1/alerts/{id}"
 #define ALERT_ACK_PATH "/v1/alerts/{id}/ack"
+#define SILENCE_EXPIRE_PATH "/v1/silences/{id}/expire"
 
 static const struct route routes[] = {
     {EVHTTP_REQ_GET, "/healthz", "healthz", handle_healthz},
@@ -101,6 +107,9 @@ static const struct route routes[] = {
     {EVHTTP_REQ_GET, "/v1/alerts/stream", "alerts_stream", handle_alerts_stream},
     {EVHTTP_REQ_GET, ALERT_PATH, "alert", handle_alert},
     {EVHTTP_REQ_POST, ALERT_ACK_PATH, "alert_ack", handle_alert_ack},
+    {EVHTTP_REQ_GET, "/v1/silences", "silences", handle_silences},
+    {EVHTTP_REQ_POST, "/v1/silences", "silence_create", handle_silence_create},
+    {EVHTTP_REQ_POST, SILENCE_EXPIRE_PATH, "silence_expire", handle_silence_expire},
 };
 
 static const char *
@@ -174,7 +183,7 @@ handle_readyz(struct server *s, struct evhttp_request *req, const char *route)
 	int version = snap != NULL ? snap->schema_version : 0;
 	int want = migrations_latest();
 	bool db = writer_ready(s->writer) && directory_connected(s->dir) &&
-	    alertapi_ready(s->alerts);
+	    alertapi_ready(s->alerts) && silenceapi_ready(s->silences);
 	bool ok = db && snap != NULL && version == want;
 	const struct ruleset *rs = s->rules != NULL ? rulesd_current(s->rules) : NULL;
 	char *body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"durable\":%s,"
@@ -566,7 +575,7 @@ alerts_authenticate(struct server *s, struct evhttp_request *req, const char *ro
 
 	if (snap != NULL && who->role != ROLE_MONITOR && who->role != ROLE_ADMIN) {
 		reply_error(s, req, route, start, 403, "forbidden",
-		    "only monitor and admin tokens may read or acknowledge alerts");
+		    "only monitor and admin tokens may use the alert and silence endpoints");
 		snapshot_release(snap);
 		return NULL;
 	}
@@ -627,16 +636,19 @@ handle_alerts(struct server *s, struct evhttp_request *req, const char *route)
 	snapshot_release(snap);
 }
 
-/* The alert id of a path matching pattern; -1 (answered 404) if it is not one. */
+/*
+ * The id of a path matching pattern, at most max; -1 (answered 404 with
+ * message) if it is not one.
+ */
 static int
 alert_path_id(struct server *s, struct evhttp_request *req, const char *route, int64_t start,
-    const char *pattern, int64_t *id)
+    const char *pattern, int64_t max, const char *message, int64_t *id)
 {
 	char param[32];
 
 	if (!path_match(pattern, request_path(req), param, sizeof param) ||
-	    alert_id_parse(param, id) < 0) {
-		reply_error(s, req, route, start, 404, "not_found", "no such alert");
+	    alert_id_parse(param, id) < 0 || *id > max) {
+		reply_error(s, req, route, start, 404, "not_found", message);
 		return -1;
 	}
 	return 0;
@@ -653,7 +665,7 @@ handle_alert(struct server *s, struct evhttp_request *req, const char *route)
 	if ((snap = alerts_authenticate(s, req, route, start, &who)) == NULL)
 		return;
 	snapshot_release(snap);
-	if (alert_path_id(s, req, route, start, ALERT_PATH, &id) < 0)
+	if (alert_path_id(s, req, route, start, ALERT_PATH, INT64_MAX, "no such alert", &id) < 0)
 		return;
 	ac = actx_new(s, req, route, start);
 	alerts_sent(s, ac, alertapi_get(s->alerts, id, who.unit_id, alerts_done_cb, ac));
@@ -677,7 +689,8 @@ handle_alert_ack(struct server *s, struct evhttp_request *req, const char *route
 	if ((snap = alerts_authenticate(s, req, route, start, &who)) == NULL)
 		return;
 	snapshot_release(snap);
-	if (alert_path_id(s, req, route, start, ALERT_ACK_PATH, &id) < 0)
+	if (alert_path_id(s, req, route, start, ALERT_ACK_PATH, INT64_MAX, "no such alert", &id) <
+	    0)
 		return;
 	if (len > 0 && (ct == NULL || !media_is(ct, "application/json"))) {
 		reply_error(s, req, route, start, 415, "unsupported_media_type",
@@ -735,6 +748,89 @@ handle_alerts_stream(struct server *s, struct evhttp_request *req, const char *r
 	evhttp_add_header(out, "Retry-After", "2");
 	reply_error(s, req, route, start, 503, "database_unavailable",
 	    "the database is unavailable; retry later");
+}
+
+static void
+handle_silences(struct server *s, struct evhttp_request *req, const char *route)
+{
+	int64_t start = now_usec();
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	struct principal who;
+	struct snapshot *snap;
+	struct actx *ac;
+	char *cause = NULL;
+	bool all;
+
+	if ((snap = alerts_authenticate(s, req, route, start, &who)) == NULL)
+		return;
+	snapshot_release(snap);
+	if (silence_list_query_parse(u != NULL ? evhttp_uri_get_query(u) : NULL, &all, &cause) < 0) {
+		reply_error(s, req, route, start, 400, "bad_parameter", cause);
+		free(cause);
+		return;
+	}
+	ac = actx_new(s, req, route, start);
+	alerts_sent(s, ac, silenceapi_list(s->silences, who.unit_id, all, alerts_done_cb, ac));
+}
+
+static void
+handle_silence_create(struct server *s, struct evhttp_request *req, const char *route)
+{
+	int64_t start = now_usec();
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+	size_t len = evbuffer_get_length(body), offset;
+	struct principal who;
+	struct alert_reach reach;
+	struct silence_spec spec;
+	struct snapshot *snap;
+	struct actx *ac;
+	const char *code;
+	char *cause = NULL;
+
+	if ((snap = alerts_authenticate(s, req, route, start, &who)) == NULL)
+		return;
+	if (ct == NULL || !media_is(ct, "application/json")) {
+		reply_error(s, req, route, start, 415, "unsupported_media_type",
+		    "send the silence as Content-Type: application/json");
+		snapshot_release(snap);
+		return;
+	}
+	reach = (struct alert_reach){snap->registry, snap->catalog, &who};
+	if (silence_body_parse(len > 0 ? (const char *)evbuffer_pullup(body, (ev_ssize_t)len) : "",
+		len, &reach, (int64_t)time(NULL), &spec, &code, &offset, &cause) < 0) {
+		char *msg = strcmp(code, "malformed_body") == 0
+		    ? xasprintf("malformed JSON at byte %zu: %s", offset, cause)
+		    : xstrdup(cause);
+
+		reply_error(s, req, route, start, 400, code, msg);
+		free(msg);
+		free(cause);
+		snapshot_release(snap);
+		return;
+	}
+	snapshot_release(snap);
+	ac = actx_new(s, req, route, start);
+	alerts_sent(s, ac, silenceapi_create(s->silences, &spec, who.token_id, alerts_done_cb, ac));
+	silence_spec_clear(&spec);
+}
+
+static void
+handle_silence_expire(struct server *s, struct evhttp_request *req, const char *route)
+{
+	int64_t start = now_usec(), id;
+	struct principal who;
+	struct snapshot *snap;
+	struct actx *ac;
+
+	if ((snap = alerts_authenticate(s, req, route, start, &who)) == NULL)
+		return;
+	snapshot_release(snap);
+	if (alert_path_id(s, req, route, start, SILENCE_EXPIRE_PATH, INT32_MAX, "no such silence",
+		&id) < 0)
+		return;
+	ac = actx_new(s, req, route, start);
+	alerts_sent(s, ac, silenceapi_expire(s->silences, id, who.unit_id, alerts_done_cb, ac));
 }
 
 /* Every request enters here; dispatch by the route table. */
@@ -795,6 +891,7 @@ server_new(struct event_base *base, const struct server_config *cfg, struct writ
 	s->dir = d;
 	s->stats = st;
 	s->alerts = alertapi_new(base, cfg->conninfo);
+	s->silences = silenceapi_new(base, cfg->conninfo);
 	s->http = evhttp_new(base);
 	if (s->http == NULL)
 		abort();
@@ -889,6 +986,7 @@ server_free(struct server *s)
 		return;
 	/* Answers what is still waiting for the database while evhttp is alive. */
 	alertapi_free(s->alerts);
+	silenceapi_free(s->silences);
 	stream_free(s->streams); /* before evhttp_free: its requests are evhttp's */
 	conns_set_listener(s->conns, NULL);
 	evhttp_free(s->http); /* closes every connection: conns sees them go */

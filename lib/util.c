@@ -265,6 +265,16 @@ buf_steal(struct buf *b)
 	return p;
 }
 
+size_t
+utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 bool
 utf8_valid(const char *s, size_t len)
 {

@@ -71,6 +71,9 @@ void buf_json_string(struct buf *b, const char *s);
 /* Detach the contents; the caller owns the returned string (never NULL). */
 char *buf_steal(struct buf *b);
 
+/* Characters (code points) of a well-formed UTF-8 string. */
+size_t utf8_chars(const char *s);
+
 /* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool utf8_valid(const char *s, size_t len);
 

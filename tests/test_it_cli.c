@@ -37,24 +37,6 @@ teardown(void)
 
 TestSuite(cli, .init = setup, .fini = teardown, .timeout = 120);
 
-/* s in single quotes for sh; the caller frees. */
-static char *
-sq(const char *s)
-{
-	struct buf b;
-
-	buf_init(&b);
-	buf_putc(&b, '\'');
-	for (; *s != '\0'; s++) {
-		if (*s == '\'')
-			buf_puts(&b, "'\\''");
-		else
-			buf_putc(&b, *s);
-	}
-	buf_putc(&b, '\'');
-	return buf_steal(&b);
-}
-
 /*
  * Run "edumon --database DB ARGS" (ARGS as shell words); stdout into *out
  * (caller frees), with stderr too if merge. Returns the exit status.
@@ -62,16 +44,7 @@ sq(const char *s)
 static int
 cli(const char *args, bool merge, char **out)
 {
-	char *bin = xasprintf("%s/edumon", tl_build_dir());
-	char *qb = sq(bin), *qd = sq(db);
-	char *cmd = xasprintf("%s --database %s %s%s", qb, qd, args, merge ? " 2>&1" : "");
-	int rc = tl_run(cmd, out);
-
-	free(cmd);
-	free(qd);
-	free(qb);
-	free(bin);
-	return rc;
+	return tl_cli(db, args, merge, out);
 }
 
 /* Write text to a new temporary file; returns its path (caller unlinks and
@@ -94,7 +67,7 @@ temp_file(const char *text)
 static int
 cli_file(const char *subcommand, const char *text, char **out)
 {
-	char *path = temp_file(text), *qp = sq(path);
+	char *path = temp_file(text), *qp = tl_shell_quote(path);
 	char *args = xasprintf("%s %s", subcommand, qp);
 	int rc = cli(args, true, out);
 

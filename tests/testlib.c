@@ -65,9 +65,8 @@ sleep_ms(long ms)
 		;
 }
 
-/* s quoted for sh: '...' with each ' written as '\''. Caller frees. */
-static char *
-shell_quote(const char *s)
+char *
+tl_shell_quote(const char *s)
 {
 	struct buf b;
 
@@ -204,7 +203,7 @@ private_cluster_stop(void)
 
 	if (pg_dir == NULL || getpid() != pg_owner)
 		return;
-	q = shell_quote(pg_dir);
+	q = tl_shell_quote(pg_dir);
 	cmd = xasprintf("sh tools/pg-local.sh destroy %s/pg >/dev/null; rm -rf %s", q, q);
 	tl_run(cmd, NULL);
 	free(cmd);
@@ -233,7 +232,7 @@ private_cluster_start(void)
 	pg_owner = getpid();
 	atexit(private_cluster_stop);
 
-	q = shell_quote(dir);
+	q = tl_shell_quote(dir);
 	cmd = xasprintf("sh tools/pg-local.sh init %s/pg >&2 && "
 			"sh tools/pg-local.sh start %s/pg >&2 && "
 			"sh tools/pg-local.sh conninfo %s/pg",
@@ -303,24 +302,50 @@ tl_query_value(PGconn *c, const char *sql)
 	return v;
 }
 
-/* Run "edumon --database CI ARGS"; fail the test unless it exits 0. */
-static void
-run_cli(const char *conninfo, const char *args)
+int
+tl_cli(const char *conninfo, const char *args, bool merge, char **out)
 {
 	char *bin = xasprintf("%s/edumon", tl_build_dir());
-	char *qb = shell_quote(bin), *qc = shell_quote(conninfo);
-	char *cmd = xasprintf("%s --database %s %s", qb, qc, args);
-	char *out = NULL;
-	int rc;
+	char *qb = tl_shell_quote(bin), *qc = tl_shell_quote(conninfo);
+	char *cmd = xasprintf("%s --database %s %s%s", qb, qc, args, merge ? " 2>&1" : "");
+	int rc = tl_run(cmd, out);
 
-	rc = tl_run(cmd, &out);
-	if (rc != 0)
-		cr_assert_fail("edumon %s: exit status %d\n%s", args, rc, out);
-	free(out);
 	free(cmd);
 	free(qc);
 	free(qb);
 	free(bin);
+	return rc;
+}
+
+char *
+tl_cli_expect(const char *conninfo, const char *args, int want)
+{
+	char *out = NULL;
+	int rc = tl_cli(conninfo, args, true, &out);
+
+	cr_assert_eq(rc, want, "edumon %s: exit %d, want %d:\n%s", args, rc, want, out);
+	return out;
+}
+
+void
+tl_cli_refused(const char *conninfo, const char *args, int want, const char *msg)
+{
+	char *out = tl_cli_expect(conninfo, args, want);
+
+	cr_expect(strstr(out, msg) != NULL, "edumon %s: want \"%s\" in:\n%s", args, msg, out);
+	free(out);
+}
+
+/* Run "edumon --database CI ARGS"; fail the test unless it exits 0. */
+static void
+run_cli(const char *conninfo, const char *args)
+{
+	char *out = NULL;
+	int rc = tl_cli(conninfo, args, true, &out);
+
+	if (rc != 0)
+		cr_assert_fail("edumon %s: exit status %d\n%s", args, rc, out);
+	free(out);
 }
 
 char *
@@ -384,7 +409,7 @@ char *
 tl_token(const char *conninfo, const char *args)
 {
 	char *bin = xasprintf("%s/edumon", tl_build_dir());
-	char *qb = shell_quote(bin), *qc = shell_quote(conninfo);
+	char *qb = tl_shell_quote(bin), *qc = tl_shell_quote(conninfo);
 	char *cmd = xasprintf("%s --database %s token create %s", qb, qc, args);
 	char *out = NULL, *s, *e, *tok;
 	int rc;
@@ -584,8 +609,8 @@ daemon_start(int port, const char *shell_prefix, const char *conninfo, const cha
 	bin = xasprintf("%s/edumond", tl_build_dir());
 	if (access(bin, X_OK) == -1)
 		cr_assert_fail("%s: %s (build it first: make)", bin, strerror(errno));
-	qb = shell_quote(bin);
-	qc = shell_quote(conninfo);
+	qb = tl_shell_quote(bin);
+	qc = tl_shell_quote(conninfo);
 	/* exec, so that the pid we signal is the daemon's, not the shell's. */
 	cmd = xasprintf("%s exec %s --listen 127.0.0.1:%d --database %s %s",
 	    shell_prefix != NULL ? shell_prefix : "", qb, d->port, qc,

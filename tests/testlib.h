@@ -22,6 +22,7 @@
 #ifndef EDUMON_TESTLIB_H
 #define EDUMON_TESTLIB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libpq-fe.h>
@@ -57,6 +58,25 @@ PGconn *tl_db_connect(const char *conninfo);
  * the command was killed by a signal.
  */
 int tl_run(const char *cmd, char **out);
+
+/* s quoted for sh: '...' with each ' written as '\''. Caller frees. */
+char *tl_shell_quote(const char *s);
+
+/*
+ * Run "BUILD/edumon --database '<conninfo>' ARGS" (ARGS as shell words).
+ * Its stdout goes into *out (caller frees; with stderr too if merge) when
+ * out is not NULL. Returns the exit status as tl_run.
+ */
+int tl_cli(const char *conninfo, const char *args, bool merge, char **out);
+
+/*
+ * tl_cli with stderr merged; fails the test unless the exit status is want.
+ * Returns the output (caller frees).
+ */
+char *tl_cli_expect(const char *conninfo, const char *args, int want);
+
+/* tl_cli_expect, and expect msg somewhere in the output. */
+void tl_cli_refused(const char *conninfo, const char *args, int want, const char *msg);
 
 /*
  * Run "edumon --database '<conninfo>' token create ARGS" and return the
