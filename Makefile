@@ -36,7 +36,7 @@ PROGS    := $(BUILD)/edumond $(BUILD)/edumon $(BUILD)/edumon-bench
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test test-unit test-integration run bench format format-check \
+.PHONY: all clean test test-unit test-integration run bench fuzz format format-check \
         compile_commands.json deps valgrind-unit
 all: $(PROGS)
 
@@ -120,6 +120,12 @@ run: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh $(BUILD)
+
+# Long fuzzing runs: every libFuzzer harness of tests/fuzz for FUZZ_SECONDS
+# each (CI runs them for 20 s). Findings are kept under build/fuzz/.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 format:
 	clang-format -i lib/*.[ch] cmd/*/*.c tests/*.[ch] bench/*.c
