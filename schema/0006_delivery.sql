@@ -210,7 +210,7 @@ CREATE FUNCTION edumon.silence_for(alert_unit integer, alert_rule text, alert_me
                                    alert_rule_sha256 text, t timestamptz)
     RETURNS integer LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT s.id FROM edumon.silence s
-    WHERE s.starts_at <= t AND t < s.ends_at
+    WHERE s.starts_at <= t AND t < s.ends_at AND s.expired_at IS NULL
       AND (s.rule_id IS NULL OR s.rule_id = alert_rule)
       AND (s.metric_id IS NULL OR s.metric_id = alert_metric)
       AND (s.unit_id IS NULL OR edumon.channel_covers(s.unit_id, true, alert_unit))
