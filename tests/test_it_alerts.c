@@ -61,28 +61,13 @@ teardown(void)
 static cJSON *
 post_csv(const char *token, const char *csv)
 {
-	char headers[512];
-	struct tl_resp r;
-	cJSON *j;
-
-	snprintf(headers, sizeof headers,
-	    "Authorization: Bearer %s\r\nContent-Type: text/csv\r\n", token);
-	cr_assert_eq(tl_http(E.port, "POST", "/v1/submissions", headers, csv, strlen(csv), &r), 0);
-	cr_assert_eq(r.status, 201, "201 for %s: %s", csv, r.body);
-	j = cJSON_Parse(r.body);
-	cr_assert_not_null(j, "%s", r.body);
-	tl_resp_free(&r);
-	return j;
+	return tl_post_csv(E.port, token, csv);
 }
 
 static long
 qlong(const char *sql)
 {
-	char *v = tl_query_value(E.pg, sql);
-	long n = v != NULL ? atol(v) : -1;
-
-	free(v);
-	return n;
+	return tl_query_long(E.pg, sql);
 }
 
 /* Expect the first value of sql to be want. */

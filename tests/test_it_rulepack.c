@@ -951,18 +951,7 @@ teardown(void)
 static cJSON *
 post_csv(const char *csv)
 {
-	char headers[512];
-	struct tl_resp r;
-	cJSON *j;
-
-	snprintf(headers, sizeof headers,
-	    "Authorization: Bearer %s\r\nContent-Type: text/csv\r\n", E.reporter);
-	cr_assert_eq(tl_http(E.port, "POST", "/v1/submissions", headers, csv, strlen(csv), &r), 0);
-	cr_assert_eq(r.status, 201, "201 for\n%s: %s", csv, r.body);
-	j = cJSON_Parse(r.body);
-	cr_assert_not_null(j, "%s", r.body);
-	tl_resp_free(&r);
-	return j;
+	return tl_post_csv(E.port, E.reporter, csv);
 }
 
 static const char *

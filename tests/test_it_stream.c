@@ -264,11 +264,7 @@ expect_event(struct sse *c, struct sse_event *ev, cJSON **j)
 static long
 qlong(const char *sql)
 {
-	char *v = tl_query_value(E.pg, sql);
-	long n = v != NULL ? atol(v) : -1;
-
-	free(v);
-	return n;
+	return tl_query_long(E.pg, sql);
 }
 
 static void
@@ -326,11 +322,7 @@ call(const char *method, const char *path, const char *token, const char *ctype,
 static void
 post(const char *token, const char *csv)
 {
-	struct tl_resp r;
-
-	call("POST", "/v1/submissions", token, "text/csv", csv, &r);
-	cr_assert_eq(r.status, 201, "%s: %s", csv, r.body);
-	tl_resp_free(&r);
+	cJSON_Delete(tl_post_csv(E.port, token, csv));
 }
 
 /* The class size of SCHOOL this year: 56 and up fires, 66 escalates. */

@@ -10,6 +10,7 @@
 #include "testlib.h"
 
 #include <criterion/criterion.h>
+#include <cjson/cJSON.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -1126,6 +1127,23 @@ tl_exec(PGconn *c, const char *sql)
 		cr_assert_fail("%s: %s", sql, msg);
 	}
 	PQclear(r);
+}
+
+cJSON *
+tl_post_csv(int port, const char *token, const char *csv)
+{
+	char *headers = xasprintf("Authorization: Bearer %s\r\nContent-Type: text/csv\r\n", token);
+	struct tl_resp r;
+	cJSON *j;
+
+	if (tl_http(port, "POST", "/v1/submissions", headers, csv, strlen(csv), &r) != 0)
+		cr_assert_fail("POST /v1/submissions %s: no answer", csv);
+	free(headers);
+	cr_assert_eq(r.status, 201, "201 for\n%s: %s", csv, r.body);
+	j = cJSON_Parse(r.body);
+	cr_assert_not_null(j, "%s", r.body);
+	tl_resp_free(&r);
+	return j;
 }
 
 long

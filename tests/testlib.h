@@ -266,4 +266,12 @@ void tl_exec(PGconn *c, const char *sql);
 /* tl_query_value() read as a number; -1 when there is no row or it is NULL. */
 long tl_query_long(PGconn *c, const char *sql);
 
+struct cJSON;
+/*
+ * POST csv to /v1/submissions on port with token (Content-Type: text/csv),
+ * expect 201, and return the receipt (caller cJSON_Delete()s). Fails the
+ * test otherwise, naming the body and the answer.
+ */
+struct cJSON *tl_post_csv(int port, const char *token, const char *csv);
+
 #endif
