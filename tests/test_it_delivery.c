@@ -649,6 +649,12 @@ Test(delivery, alertmanager_round_trip)
 	cr_expect_not_null(strstr(body, "\"unit\":\"" SCHOOL "\""), "%s", body);
 	cr_expect_not_null(strstr(body, "\"severity\":\"critical\""), "%s", body);
 	cr_expect_not_null(strstr(body, "出现大班额"), "%s", body);
+	/* Pushed with endsAt = now + 4 s (4 x --alertmanager-resend 1): still
+	 * active 6 s later only because edumond keeps pushing it. */
+	tl_sleep_ms(6000);
+	free(body);
+	body = am_alerts_json(am, "active=true");
+	cr_expect_not_null(strstr(body, "class_size.school"), "re-pushed while firing: %s", body);
 	class_size(40);
 	for (end = now_ms() + 20000; now_ms() < end; tl_sleep_ms(200)) {
 		free(body);
