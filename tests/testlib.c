@@ -845,15 +845,14 @@ parse_response(const char *raw, size_t len, bool eof, bool head, struct tl_resp 
 }
 
 int
-tl_http(int port, const char *method, const char *path, const char *headers,
-    const char *body, size_t body_len, struct tl_resp *out)
+tl_http_raw(int port, const char *req, size_t req_len, struct tl_resp *out)
 {
 	struct sockaddr_in sa;
 	struct pollfd pfd;
-	struct buf req, raw;
+	struct buf raw;
 	char chunk[16384];
 	int64_t deadline = now_usec() + (int64_t)HTTP_TIMEOUT_MS * 1000;
-	bool head = strcmp(method, "HEAD") == 0, eof = false;
+	bool head = req_len >= 5 && memcmp(req, "HEAD ", 5) == 0, eof = false;
 	size_t off;
 	ssize_t n;
 	int fd, rc = -1, wait_ms;
@@ -881,16 +880,6 @@ tl_http(int port, const char *method, const char *path, const char *headers,
 		}
 	}
 
-	buf_init(&req);
-	buf_printf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n", method,
-	    path, port);
-	if (headers != NULL)
-		buf_puts(&req, headers);
-	if (body != NULL)
-		buf_printf(&req, "Content-Length: %zu\r\n", body_len);
-	buf_puts(&req, "\r\n");
-	if (body != NULL)
-		buf_append(&req, body, body_len);
 
 	/*
 	 * Send, but read as we go: a server may answer (413, 400) and close
@@ -903,19 +892,19 @@ tl_http(int port, const char *method, const char *path, const char *headers,
 		if (wait_ms <= 0)
 			goto done;
 		pfd.fd = fd;
-		pfd.events = POLLIN | (off < req.len ? POLLOUT : 0);
+		pfd.events = POLLIN | (off < req_len ? POLLOUT : 0);
 		pfd.revents = 0;
 		if (poll(&pfd, 1, wait_ms) == -1) {
 			if (errno == EINTR)
 				continue;
 			goto done;
 		}
-		if (off < req.len && (pfd.revents & POLLOUT)) {
-			n = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
+		if (off < req_len && (pfd.revents & POLLOUT)) {
+			n = send(fd, req + off, req_len - off, MSG_NOSIGNAL);
 			if (n > 0)
 				off += (size_t)n;
 			else if (n == -1 && errno != EAGAIN && errno != EINTR)
-				off = req.len; /* peer gone: read what it said */
+				off = req_len; /* peer gone: read what it said */
 		}
 		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = recv(fd, chunk, sizeof chunk, 0);
@@ -936,8 +925,29 @@ tl_http(int port, const char *method, const char *path, const char *headers,
 	}
 done:
 	close(fd);
-	buf_free(&req);
 	buf_free(&raw);
+	return rc;
+}
+
+int
+tl_http(int port, const char *method, const char *path, const char *headers,
+    const char *body, size_t body_len, struct tl_resp *out)
+{
+	struct buf req;
+	int rc;
+
+	buf_init(&req);
+	buf_printf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n", method,
+	    path, port);
+	if (headers != NULL)
+		buf_puts(&req, headers);
+	if (body != NULL)
+		buf_printf(&req, "Content-Length: %zu\r\n", body_len);
+	buf_puts(&req, "\r\n");
+	if (body != NULL)
+		buf_append(&req, body, body_len);
+	rc = tl_http_raw(port, req.data, req.len, out);
+	buf_free(&req);
 	return rc;
 }
 
