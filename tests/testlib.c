@@ -303,6 +303,31 @@ tl_query_value(PGconn *c, const char *sql)
 	return v;
 }
 
+void
+tl_exec(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	char *msg;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		msg = xstrdup(PQresultErrorMessage(r));
+		PQclear(r);
+		cr_assert_fail("statement failed: %s\n  %s", sql, msg);
+	}
+	PQclear(r);
+}
+
+long
+tl_query_long(PGconn *c, const char *sql)
+{
+	char *v = tl_query_value(c, sql);
+	long n = v != NULL ? atol(v) : -1;
+
+	free(v);
+	return n;
+}
+
 /* Run "edumon --database CI ARGS"; fail the test unless it exits 0. */
 static void
 run_cli(const char *conninfo, const char *args)

@@ -210,4 +210,13 @@ long tl_metric_value(const char *text, const char *name);
  */
 char *tl_query_value(PGconn *c, const char *sql);
 
+/* Run sql (one or more statements); fails the test unless it succeeds. */
+void tl_exec(PGconn *c, const char *sql);
+
+/*
+ * tl_query_value() as a number: the first column of the first row, or -1
+ * if there is no row or it is SQL NULL. Fails the test if the query fails.
+ */
+long tl_query_long(PGconn *c, const char *sql);
+
 #endif
