@@ -753,6 +753,12 @@ gen_cb(struct evhttp_request *req, void *arg)
 		    "send one Content-Length, or Transfer-Encoding: chunked alone");
 		return;
 	}
+	if (conns_request_has_nul(s->conns, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		reply_error(s, req, "other", now_usec(), 400, "nul_byte",
+		    "a NUL byte in the request line or a header");
+		return;
+	}
 	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
 		if (!path_match(routes[i].path, path, NULL, 0))
 			continue;
