@@ -9,6 +9,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -102,6 +103,26 @@ static const struct route routes[] = {
     {EVHTTP_REQ_GET, ALERT_PATH, "alert", handle_alert},
     {EVHTTP_REQ_POST, ALERT_ACK_PATH, "alert_ack", handle_alert_ack},
 };
+
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+	return m == EVHTTP_REQ_GET ? "GET" : "POST";
+}
+
+size_t
+server_route_count(void)
+{
+	return ARRAY_LEN(routes);
+}
+
+void
+server_route(size_t i, const char **method, const char **path)
+{
+	assert(i < ARRAY_LEN(routes));
+	*method = method_name(routes[i].method);
+	*path = routes[i].path;
+}
 
 static const char *
 reason_of(int status)
@@ -773,7 +794,7 @@ gen_cb(struct evhttp_request *req, void *arg)
 
 		buf_init(&allow);
 		for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
-			const char *m = routes[i].method == EVHTTP_REQ_GET ? "GET" : "POST";
+			const char *m = method_name(routes[i].method);
 
 			/* /v1/alerts/stream matches two GET routes: name it once. */
 			if (path_match(routes[i].path, path, NULL, 0) &&
