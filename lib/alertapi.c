@@ -160,7 +160,7 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 		if (severities_parse(v, &q->severities) < 0) {
 			*cause = xasprintf("severity: \"%.*s\" is not a comma list of info, warning, "
 					   "critical",
-			    QUOTE_MAX, v);
+			    utf8_prefix_len(v, QUOTE_MAX), v);
 			return -1;
 		}
 		return 0;
@@ -169,7 +169,7 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 	case QP_SCHOOL:
 		if ((u = alert_reach_unit(r, v)) == NULL) {
 			*cause = xasprintf("%s: \"%.*s\" is not a unit code within the token's reach",
-			    name, QUOTE_MAX, v);
+			    name, utf8_prefix_len(v, QUOTE_MAX), v);
 			return -1;
 		}
 		if (p == QP_DISTRICT)
@@ -180,7 +180,7 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 	case QP_METRIC:
 		if ((m = catalog_by_code(r->catalog, v)) == NULL) {
 			*cause = xasprintf("metric: \"%.*s\" is not a metric code of the catalog",
-			    QUOTE_MAX, v);
+			    utf8_prefix_len(v, QUOTE_MAX), v);
 			return -1;
 		}
 		q->metric_id = m->id;
@@ -188,7 +188,7 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 	case QP_RULE:
 		if (!alert_rule_id_valid(v)) {
 			*cause = xasprintf("rule: \"%.*s\" is not a rule id (1 to 64 of a-z, 0-9, _ . -)",
-			    QUOTE_MAX, v);
+			    utf8_prefix_len(v, QUOTE_MAX), v);
 			return -1;
 		}
 		memcpy(q->rule, v, strlen(v) + 1);
@@ -198,7 +198,7 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 		    strcmp(period_format(&per, q->period, sizeof q->period), v) != 0) {
 			*cause = xasprintf("period: \"%.*s\" is not a canonical period (2026, 2026-Q1, "
 					   "2026-03, 2026-W09, 2026-03-01, 2025-2026, 2025-2026-1)",
-			    QUOTE_MAX, v);
+			    utf8_prefix_len(v, QUOTE_MAX), v);
 			return -1;
 		}
 		return 0;
@@ -206,14 +206,15 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 		if (alert_time_parse(v, &t) < 0) {
 			*cause = xasprintf("since: \"%.*s\" is not an RFC 3339 timestamp "
 					   "(2026-03-01T08:00:00Z) or a date (2026-03-01)",
-			    QUOTE_MAX, v);
+			    utf8_prefix_len(v, QUOTE_MAX), v);
 			return -1;
 		}
 		alert_time_format(t, q->since);
 		return 0;
 	case QP_ACKED:
 		if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
-			*cause = xasprintf("acked: \"%.*s\" is not true or false", QUOTE_MAX, v);
+			*cause = xasprintf("acked: \"%.*s\" is not true or false",
+			    utf8_prefix_len(v, QUOTE_MAX), v);
 			return -1;
 		}
 		q->acked = v[0] == 't';
@@ -221,7 +222,7 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 	case QP_LIMIT:
 		if (!isdigit((unsigned char)v[0]) || parse_ll(v, 1, ALERT_LIMIT_MAX, &ll) < 0) {
 			*cause = xasprintf("limit: \"%.*s\" is not a whole number from 1 to %d",
-			    QUOTE_MAX, v, ALERT_LIMIT_MAX);
+			    utf8_prefix_len(v, QUOTE_MAX), v, ALERT_LIMIT_MAX);
 			return -1;
 		}
 		q->limit = (int)ll;
@@ -229,7 +230,7 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 	case QP_CURSOR:
 		if (alert_cursor_decode(v, &q->before_id) < 0) {
 			*cause = xasprintf("cursor: \"%.*s\" is not a cursor this API gave out",
-			    QUOTE_MAX, v);
+			    utf8_prefix_len(v, QUOTE_MAX), v);
 			return -1;
 		}
 		return 0;
@@ -238,7 +239,8 @@ apply_param(enum qparam p, const char *v, const struct alert_reach *r, struct al
 	}
 	abort();
 bad_enum:
-	*cause = xasprintf("%s: \"%.*s\" is not firing or resolved", name, QUOTE_MAX, v);
+	*cause = xasprintf("%s: \"%.*s\" is not firing or resolved", name,
+	    utf8_prefix_len(v, QUOTE_MAX), v);
 	return -1;
 }
 
@@ -275,7 +277,7 @@ alert_query_parse(const char *query, const struct alert_reach *reach, struct ale
 			*cause = xasprintf("unknown parameter \"%.*s\" (known: state, severity, "
 					   "district, unit, school, metric, rule, period, since, acked, "
 					   "limit, cursor)",
-			    QUOTE_MAX, key);
+			    utf8_prefix_len(key, QUOTE_MAX), key);
 			goto fail;
 		}
 		if (seen[p] || (p == QP_UNIT && seen[QP_SCHOOL]) || (p == QP_SCHOOL && seen[QP_UNIT])) {
@@ -463,8 +465,8 @@ alert_ack_parse(const char *body, size_t len, struct alert_ack *ack, const char 
 		size_t max = is_by ? ALERT_ACK_BY_MAX : ALERT_ACK_NOTE_MAX;
 
 		if (!is_by && strcmp(item->string, "note") != 0) {
-			*cause = xasprintf("unknown field \"%.*s\" (known: by, note)", QUOTE_MAX,
-			    item->string);
+			*cause = xasprintf("unknown field \"%.*s\" (known: by, note)",
+			    utf8_prefix_len(item->string, QUOTE_MAX), item->string);
 			goto fail;
 		}
 		if (!cJSON_IsString(item)) {

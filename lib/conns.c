@@ -43,9 +43,13 @@
 #include "tls.h"
 #include "util.h"
 
-/* One adopted connection. */
+/*
+ * One connection: made in bev_cb (only cs and nuls are set until then),
+ * adopted in adopt_cb.
+ */
 struct conn {
 	struct conns *cs;
+	size_t nuls; /* NUL bytes read and not yet found in a request's body */
 	struct evhttp_connection *evcon;
 	struct event *deadline;
 	struct conn *hnext; /* hash chain */
@@ -56,6 +60,7 @@ struct conn {
 /* A bufferevent made by bev_cb, waiting for adopt_cb. */
 struct pending {
 	struct bufferevent *bev;
+	struct conn *conn;
 	struct pending *next;
 };
 
@@ -131,6 +136,47 @@ conn_gone(struct conns *cs)
 	listener_update(cs);
 }
 
+/* NUL bytes in b from byte from on. */
+static size_t
+nuls_in(struct evbuffer *b, size_t from)
+{
+	struct evbuffer_ptr p;
+	size_t n = 0;
+
+	if (evbuffer_ptr_set(b, &p, from, EVBUFFER_PTR_SET) < 0)
+		return 0;
+	for (;;) {
+		p = evbuffer_search(b, "", 1, &p); /* "" is one NUL byte */
+		if (p.pos < 0)
+			return n;
+		n++;
+		if (evbuffer_ptr_set(b, &p, 1, EVBUFFER_PTR_ADD) < 0)
+			return n;
+	}
+}
+
+/*
+ * Bytes arrived in a connection's input buffer (it is not deferred: this
+ * runs before evhttp parses them): count their NUL bytes into *arg.
+ */
+static void
+nul_count_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	size_t *nuls = arg;
+	size_t len = evbuffer_get_length(b);
+
+	if (info->n_added > 0)
+		*nuls += nuls_in(b, info->n_added < len ? len - info->n_added : 0);
+}
+
+/* Stop counting on bev (NULL: nothing to do) before c goes. */
+static void
+nul_count_stop(struct bufferevent *bev, struct conn *c)
+{
+	if (bev != NULL)
+		evbuffer_remove_cb(bufferevent_get_input(bev), nul_count_cb, &c->nuls);
+}
+
 static void
 arm_deadline(struct conn *c)
 {
@@ -181,6 +227,7 @@ close_cb(struct evhttp_connection *evcon, void *arg)
 			tls_bufferevent_closing(bev, peer != NULL ? peer : "?", port);
 	}
 	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	nul_count_stop(evhttp_connection_get_bufferevent(evcon), c);
 	if (c->watch != NULL)
 		c->watch(c->watch_arg);
 	conn_unlink(cs, c);
@@ -212,16 +259,17 @@ adopt_cb(evutil_socket_t fd, short what, void *arg)
 	while ((p = cs->pending) != NULL) {
 		bufferevent_event_cb eventcb = NULL;
 		void *cbarg = NULL;
+		struct conn *c = p->conn;
 
 		cs->pending = p->next;
 		bufferevent_getcb(p->bev, NULL, NULL, &eventcb, &cbarg);
 		if (eventcb == NULL || cbarg == NULL) {
+			nul_count_stop(p->bev, c);
+			free(c);
 			conn_gone(cs); /* evhttp gave up on it already */
 		} else {
-			struct conn *c = xcalloc(1, sizeof *c);
 			size_t b;
 
-			c->cs = cs;
 			c->evcon = cbarg;
 			c->deadline = evtimer_new(cs->base, deadline_cb, c);
 			if (c->deadline == NULL)
@@ -251,6 +299,10 @@ bev_cb(struct event_base *base, void *arg)
 	if (bev == NULL)
 		return NULL;
 	p = xcalloc(1, sizeof *p);
+	p->conn = xcalloc(1, sizeof *p->conn);
+	p->conn->cs = cs;
+	if (evbuffer_add_cb(bufferevent_get_input(bev), nul_count_cb, &p->conn->nuls) == NULL)
+		abort();
 	bufferevent_incref(bev);
 	p->bev = bev;
 	p->next = cs->pending;
@@ -350,6 +402,22 @@ conns_request_read(struct conns *cs, struct evhttp_request *req)
 	evhttp_request_set_on_complete_cb(req, reply_done_cb, cs);
 }
 
+bool
+conns_request_has_nul(struct conns *cs, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct conn *c = evcon != NULL ? conn_find(cs, evcon) : NULL;
+	size_t body;
+
+	if (c == NULL)
+		return false;
+	body = nuls_in(evhttp_request_get_input_buffer(req), 0);
+	if (c->nuls > body)
+		return true;
+	c->nuls = 0;
+	return false;
+}
+
 int
 conns_watch_close(struct conns *cs, struct evhttp_connection *evcon, conns_close_cb cb,
     void *arg)
@@ -390,6 +458,8 @@ conns_free(struct conns *cs)
 		return;
 	while ((p = cs->pending) != NULL) {
 		cs->pending = p->next;
+		nul_count_stop(p->bev, p->conn);
+		free(p->conn);
 		bufferevent_decref(p->bev);
 		free(p);
 	}

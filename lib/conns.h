@@ -57,6 +57,18 @@ void conns_set_listener(struct conns *cs, struct evconnlistener *l);
 void conns_request_read(struct conns *cs, struct evhttp_request *req);
 
 /*
+ * Whether a NUL byte arrived on req's connection outside req's body: in the
+ * request line or a header. evhttp cuts a header value at a NUL, so such a
+ * request would be served on a prefix of what was sent (a token followed by
+ * anything, an Idempotency-Key cut short): the caller refuses it and closes
+ * the connection. NUL bytes in the body are left to the body's parser. A
+ * NUL in a pipelined request already read counts against the request before
+ * it (refusing too much, never too little). False on an untracked
+ * connection.
+ */
+bool conns_request_has_nul(struct conns *cs, struct evhttp_request *req);
+
+/*
  * Called when a watched connection closes, for whatever reason (the peer
  * went away, a timeout, evhttp_free), from evhttp's close callback: the
  * connection is being freed. Do not free anything of evhttp's here.

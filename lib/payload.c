@@ -144,14 +144,7 @@ role_parse(const char *s, enum role *out)
 static int
 show_len(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n <= SHOW_MAX)
-		return (int)n;
-	n = SHOW_MAX;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return (int)n;
+	return utf8_prefix_len(s, SHOW_MAX);
 }
 
 /* "..." if show_len cut s, else "". */

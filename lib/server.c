@@ -9,6 +9,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -111,6 +112,26 @@ static const struct route routes[] = {
     {EVHTTP_REQ_POST, "/v1/silences", "silence_create", handle_silence_create},
     {EVHTTP_REQ_POST, SILENCE_EXPIRE_PATH, "silence_expire", handle_silence_expire},
 };
+
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+	return m == EVHTTP_REQ_GET ? "GET" : "POST";
+}
+
+size_t
+server_route_count(void)
+{
+	return ARRAY_LEN(routes);
+}
+
+void
+server_route(size_t i, const char **method, const char **path)
+{
+	assert(i < ARRAY_LEN(routes));
+	*method = method_name(routes[i].method);
+	*path = routes[i].path;
+}
 
 static const char *
 reason_of(int status)
@@ -849,6 +870,12 @@ gen_cb(struct evhttp_request *req, void *arg)
 		    "send one Content-Length, or Transfer-Encoding: chunked alone");
 		return;
 	}
+	if (conns_request_has_nul(s->conns, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		reply_error(s, req, "other", now_usec(), 400, "nul_byte",
+		    "a NUL byte in the request line or a header");
+		return;
+	}
 	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
 		if (!path_match(routes[i].path, path, NULL, 0))
 			continue;
@@ -863,7 +890,7 @@ gen_cb(struct evhttp_request *req, void *arg)
 
 		buf_init(&allow);
 		for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
-			const char *m = routes[i].method == EVHTTP_REQ_GET ? "GET" : "POST";
+			const char *m = method_name(routes[i].method);
 
 			/* /v1/alerts/stream matches two GET routes: name it once. */
 			if (path_match(routes[i].path, path, NULL, 0) &&

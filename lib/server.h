@@ -51,6 +51,14 @@ void server_set_dispatch(struct server *s, struct dispatch *p);
 struct rulesd;
 /* The rule set in force, shown in /readyz and /metrics (may be unset). */
 void server_set_rules(struct server *s, struct rulesd *r);
+/*
+ * The route table, for tests that must cover every route: how many routes
+ * there are, and route i's method ("GET" or "POST") and path ("{id}" stands
+ * for one path segment). Static strings; i < server_route_count().
+ */
+size_t server_route_count(void);
+void server_route(size_t i, const char **method, const char **path);
+
 /* Bind and listen. 0, or -1 with *cause (caller frees). */
 int server_listen(struct server *s, char **cause);
 /* The port actually bound (useful with port 0). */

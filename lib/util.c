@@ -275,6 +275,19 @@ utf8_chars(const char *s)
 	return n;
 }
 
+int
+utf8_prefix_len(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n <= max)
+		return (int)n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return (int)n;
+}
+
 bool
 utf8_valid(const char *s, size_t len)
 {

@@ -77,6 +77,13 @@ size_t utf8_chars(const char *s);
 /* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool utf8_valid(const char *s, size_t len);
 
+/*
+ * Bytes of s to quote in a message when at most max may be shown: all of
+ * strlen(s) if it fits, else max cut back to the start of a UTF-8 character,
+ * so that a quoted prefix of valid UTF-8 stays valid. For "%.*s".
+ */
+int utf8_prefix_len(const char *s, size_t max);
+
 /* Lower-case hex of len bytes into out, which must hold 2*len+1 bytes. */
 void hex_encode(const unsigned char *in, size_t len, char *out);
 

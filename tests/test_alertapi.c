@@ -225,6 +225,38 @@ Test(alertapi, out_of_reach_reads_like_unknown)
 	cr_expect_null(parse(&admin, "unit=3132070601", &q), "admin reaches every unit");
 }
 
+/* A long value quoted back is cut on a character boundary: the message
+ * (and so the 400's JSON) stays valid UTF-8 (found by test_it_injection). */
+Test(alertapi, long_values_quoted_as_utf8)
+{
+	static const char *const names[] = {"state", "severity", "district", "unit", "metric",
+	    "rule", "period", "since", "acked", "limit", "cursor", "%EF%BC%87"};
+	char query[1024];
+	struct alert_query q;
+	struct alert_ack a;
+	const char *code;
+	size_t off;
+	char *cause = NULL;
+
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		int n = snprintf(query, sizeof query, "%s=", names[i]);
+
+		for (int k = 0; k < 40; k++)
+			n += snprintf(query + n, sizeof query - (size_t)n, "%%EF%%BC%%87");
+		cause = parse(&monitor_703, query, &q);
+		cr_assert_not_null(cause, "%s", names[i]);
+		cr_expect(utf8_valid(cause, strlen(cause)), "%s: %s", names[i], cause);
+		free(cause);
+	}
+	snprintf(query, sizeof query, "{\"");
+	for (int k = 0; k < 40; k++)
+		strcat(query, "＇");
+	strcat(query, "\":\"x\"}");
+	cr_assert_eq(alert_ack_parse(query, strlen(query), &a, &code, &off, &cause), -1);
+	cr_expect(utf8_valid(cause, strlen(cause)), "%s", cause);
+	free(cause);
+}
+
 Test(alertapi, time_parse)
 {
 	int64_t t;

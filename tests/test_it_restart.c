@@ -48,7 +48,10 @@ post(int port, const char *token, int value, struct tl_resp *r, const char *key)
 	return tl_http(port, "POST", "/v1/submissions", headers, body, strlen(body), r);
 }
 
-Test(restart, database_stops_and_returns, .timeout = 120, .fini = cleanup)
+/* Suite-level options: Criterion's per-test ones leak under LSan. */
+TestSuite(restart, .fini = cleanup, .timeout = 120);
+
+Test(restart, database_stops_and_returns)
 {
 	char *conninfo, *out = NULL, *token, cmd[1024], *v;
 	struct tl_daemon *d;
@@ -146,4 +149,37 @@ Test(restart, database_stops_and_returns, .timeout = 120, .fini = cleanup)
 	cr_expect_eq(tl_daemon_stop(d), 0);
 	free(token);
 	free(out);
+}
+
+TestSuite(shutdown);
+
+/*
+ * SIGTERM while the rule set is being recorded in the database: the job is
+ * still in flight on the directory's connection when edumond frees its
+ * modules. It used to be finished (as "shutting down") after the rules
+ * module was freed, writing to freed memory (found under ASan by
+ * test_it_injection). A lock on edumon.rule holds the job in flight.
+ */
+Test(shutdown, sigterm_while_rules_are_recorded)
+{
+	char *db = tl_db_create("shutdown");
+	PGconn *pg = tl_db_connect(db), *locker = tl_db_connect(db);
+	struct tl_daemon *d;
+	long waiting = 0;
+
+	tl_exec(locker, "BEGIN; LOCK TABLE edumon.rule IN ACCESS EXCLUSIVE MODE");
+	d = tl_daemon_start(db, NULL);
+	for (int i = 0; i < 100 && waiting == 0; i++) {
+		waiting = tl_query_long(pg, "SELECT count(*) FROM pg_stat_activity"
+					    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+					    " AND query LIKE '%edumon.rule%'");
+		if (waiting == 0)
+			tl_sleep_ms(100);
+	}
+	cr_expect_gt(waiting, 0, "the rule set's recording waits for the lock");
+	cr_expect_eq(tl_daemon_stop(d), 0, "a clean exit");
+	tl_exec(locker, "ROLLBACK");
+	PQfinish(locker);
+	PQfinish(pg);
+	free(db);
 }

@@ -105,6 +105,19 @@ ParameterizedTest(int *i, util, utf8)
 	cr_expect_eq(utf8_valid(c->s, c->len), c->valid, "case %s", c->s);
 }
 
+Test(util, utf8_prefix_len)
+{
+	cr_expect_eq(utf8_prefix_len("", 4), 0);
+	cr_expect_eq(utf8_prefix_len("abc", 4), 3);
+	cr_expect_eq(utf8_prefix_len("abcd", 4), 4);
+	cr_expect_eq(utf8_prefix_len("abcde", 4), 4);
+	/* "＇" is 3 bytes: 4 bytes of two of them keep one. */
+	cr_expect_eq(utf8_prefix_len("＇＇", 4), 3);
+	cr_expect_eq(utf8_prefix_len("＇＇", 6), 6);
+	cr_expect_eq(utf8_prefix_len("a＇＇", 3), 1);
+	cr_expect_eq(utf8_prefix_len("＇", 2), 0);
+}
+
 Test(util, uuid_v4_shape_and_uniqueness)
 {
 	char a[37], b[37];

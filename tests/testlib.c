@@ -887,6 +887,9 @@ parse_response(const char *raw, size_t len, bool eof, bool head, struct tl_resp 
 	return 1;
 }
 
+static enum tl_http_end http_exchange(int port, const char *req, size_t req_len,
+    int timeout_ms, struct tl_resp *out);
+
 int
 tl_http(int port, const char *method, const char *path, const char *headers,
     const char *body, size_t body_len, struct tl_resp *out)
@@ -901,12 +904,44 @@ enum tl_http_end
 tl_http_ex(int port, const char *method, const char *path, const char *headers, const char *body,
     size_t body_len, int timeout_ms, struct tl_resp *out)
 {
+	struct buf req;
+	enum tl_http_end end;
+
+	buf_init(&req);
+	buf_printf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n", method,
+	    path, port);
+	if (headers != NULL)
+		buf_puts(&req, headers);
+	if (body != NULL)
+		buf_printf(&req, "Content-Length: %zu\r\n", body_len);
+	buf_puts(&req, "\r\n");
+	if (body != NULL)
+		buf_append(&req, body, body_len);
+	end = http_exchange(port, req.data, req.len, timeout_ms, out);
+	buf_free(&req);
+	return end;
+}
+
+int
+tl_http_raw(int port, const char *req, size_t req_len, struct tl_resp *out)
+{
+	return http_exchange(port, req, req_len, HTTP_TIMEOUT_MS, out) == TL_HTTP_OK ? 0 : -1;
+}
+
+/*
+ * Send req[0..req_len) over a new connection to 127.0.0.1:port and read
+ * the response, all within timeout_ms. A HEAD request is recognised by its
+ * first bytes.
+ */
+static enum tl_http_end
+http_exchange(int port, const char *req, size_t req_len, int timeout_ms, struct tl_resp *out)
+{
 	struct sockaddr_in sa;
 	struct pollfd pfd;
-	struct buf req, raw;
+	struct buf raw;
 	char chunk[16384];
 	int64_t deadline = now_usec() + (int64_t)timeout_ms * 1000;
-	bool head = strcmp(method, "HEAD") == 0, eof = false;
+	bool head = req_len >= 5 && memcmp(req, "HEAD ", 5) == 0, eof = false;
 	enum tl_http_end end = TL_HTTP_PARTIAL;
 	size_t off;
 	ssize_t n;
@@ -935,17 +970,6 @@ tl_http_ex(int port, const char *method, const char *path, const char *headers, 
 		}
 	}
 
-	buf_init(&req);
-	buf_printf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n", method,
-	    path, port);
-	if (headers != NULL)
-		buf_puts(&req, headers);
-	if (body != NULL)
-		buf_printf(&req, "Content-Length: %zu\r\n", body_len);
-	buf_puts(&req, "\r\n");
-	if (body != NULL)
-		buf_append(&req, body, body_len);
-
 	/*
 	 * Send, but read as we go: a server may answer (413, 400) and close
 	 * before taking the whole body, and that answer is what a test wants.
@@ -957,19 +981,19 @@ tl_http_ex(int port, const char *method, const char *path, const char *headers, 
 		if (wait_ms <= 0)
 			goto done;
 		pfd.fd = fd;
-		pfd.events = POLLIN | (off < req.len ? POLLOUT : 0);
+		pfd.events = POLLIN | (off < req_len ? POLLOUT : 0);
 		pfd.revents = 0;
 		if (poll(&pfd, 1, wait_ms) == -1) {
 			if (errno == EINTR)
 				continue;
 			goto done;
 		}
-		if (off < req.len && (pfd.revents & POLLOUT)) {
-			n = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
+		if (off < req_len && (pfd.revents & POLLOUT)) {
+			n = send(fd, req + off, req_len - off, MSG_NOSIGNAL);
 			if (n > 0)
 				off += (size_t)n;
 			else if (n == -1 && errno != EAGAIN && errno != EINTR)
-				off = req.len; /* peer gone: read what it said */
+				off = req_len; /* peer gone: read what it said */
 		}
 		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = recv(fd, chunk, sizeof chunk, 0);
@@ -992,7 +1016,6 @@ done:
 	if (end != TL_HTTP_OK && raw.len == 0)
 		end = TL_HTTP_NO_ANSWER;
 	close(fd);
-	buf_free(&req);
 	buf_free(&raw);
 	return end;
 }

@@ -202,6 +202,14 @@ enum tl_http_end {
 enum tl_http_end tl_http_ex(int port, const char *method, const char *path, const char *headers,
     const char *body, size_t body_len, int timeout_ms, struct tl_resp *out);
 
+/*
+ * tl_http() with the request given whole, byte for byte (it may hold NUL
+ * bytes, bare line ends, anything): req[0..req_len) is sent as is over a
+ * new connection to 127.0.0.1:port and the response read as tl_http() does.
+ * A HEAD request is recognised by its first bytes.
+ */
+int tl_http_raw(int port, const char *req, size_t req_len, struct tl_resp *out);
+
 /* Free what r holds and zero it; r itself is not freed. */
 void tl_resp_free(struct tl_resp *r);
 

@@ -645,8 +645,11 @@ out:
 	if (d.server != NULL)
 		server_free(d.server);
 	tls_free(d.tls); /* after the server: its connections use it */
-	rulesd_free(d.rules);
+	/* The directory before the rules: freeing it finishes the jobs still on
+	 * its connection, the rules' mirror job among them, whose callback
+	 * writes to the rules module. */
 	directory_free(d.dir);
+	rulesd_free(d.rules);
 	for (size_t i = 0; i < d.ncals; i++)
 		calendar_free(d.cals[i]);
 	free(d.cals);
