@@ -57,7 +57,8 @@ enum cred {
 static const char *const cred_names[C_COUNT] = {"none", "malformed", "scheme", "prefix",
     "unknown", "revoked", "school", "reporter", "monitor", "admin"};
 
-/* One route of the table; "{id}" is replaced by an alert of the monitor's. */
+/* One route of the table; "{id}" is replaced by an alert of the monitor's
+ * (under /v1/silences/, a silence of the monitor's). */
 struct row {
 	const char *method;
 	const char *path;
@@ -82,6 +83,10 @@ static const struct row matrix[] = {
     {"GET", "/v1/alerts/stream", "?last_event_id=x", NULL, {DENIED, 403, 403, 400, 400}},
     {"GET", "/v1/alerts/{id}", "", NULL, {DENIED, 403, 403, 200, 200}},
     {"POST", "/v1/alerts/{id}/ack", "", NULL, {DENIED, 403, 403, 200, 200}},
+    {"GET", "/v1/silences", "", NULL, {DENIED, 403, 403, 200, 200}},
+    {"POST", "/v1/silences", "", "", {DENIED, 403, 403, 400, 400}},
+    /* Expiring twice is no error: the second answers the silence as it is. */
+    {"POST", "/v1/silences/{id}/expire", "", NULL, {DENIED, 403, 403, 200, 200}},
 };
 
 struct env {
@@ -89,7 +94,7 @@ struct env {
 	PGconn *pg;
 	char *token[C_COUNT]; /* the Authorization header line, or NULL */
 	char *school, *reporter, *admin;
-	long alert_own, alert_foreign;
+	long alert_own, alert_foreign, silence_own;
 	struct tl_daemon *d;
 	int port;
 };
@@ -164,6 +169,10 @@ setup(void)
 	E.alert_own = insert_alert(SCHOOL, 1);
 	E.alert_foreign = insert_alert(FOREIGN, 2);
 	cr_assert(E.alert_own > 0 && E.alert_foreign > 0);
+	E.silence_own = count("INSERT INTO edumon.silence (unit_id, ends_at, created_by, comment)"
+	                      " SELECT id, now() + interval '1 day', 'test', 'access matrix'"
+	                      " FROM edumon.org_unit WHERE code = '320703' RETURNING id");
+	cr_assert_gt(E.silence_own, 0);
 	E.d = tl_daemon_start(E.db, "--alerts 0");
 	E.port = tl_daemon_port(E.d);
 	tl_wait_ready(E.port);
@@ -182,17 +191,18 @@ teardown(void)
 
 TestSuite(access, .init = setup, .fini = teardown, .timeout = 60);
 
-/* The path of row r, with {id} made the monitor's own alert. */
+/* The path of row r, with {id} made the monitor's own alert or silence. */
 static void
 row_path(const struct row *r, char *out, size_t len)
 {
 	const char *brace = strstr(r->path, "{id}");
+	long id = strncmp(r->path, "/v1/silences/", 13) == 0 ? E.silence_own : E.alert_own;
 
 	if (brace == NULL)
 		snprintf(out, len, "%s%s", r->path, r->suffix);
 	else
-		snprintf(out, len, "%.*s%ld%s%s", (int)(brace - r->path), r->path, E.alert_own,
-		    brace + 4, r->suffix);
+		snprintf(out, len, "%.*s%ld%s%s", (int)(brace - r->path), r->path, id, brace + 4,
+		    r->suffix);
 }
 
 /* Every route of the table has exactly one row, and every row is a route. */
