@@ -17,6 +17,9 @@
 
 /* Longest value quoted back in a message. */
 #define QUOTE_MAX 64
+/* The "%.*s" arguments quoting s in a message: at most QUOTE_MAX bytes, cut
+ * on a character boundary so that the message stays valid UTF-8. */
+#define QUOTED(s) utf8_prefix_len((s), QUOTE_MAX), (s)
 
 void
 silence_spec_clear(struct silence_spec *s)
@@ -87,14 +90,14 @@ silence_label_parse(const char *s, char **key, char **value, char **cause)
 	char *k;
 
 	if (eq == NULL) {
-		*cause = xasprintf("label \"%.*s\" is not KEY=VALUE", QUOTE_MAX, s);
+		*cause = xasprintf("label \"%.*s\" is not KEY=VALUE", QUOTED(s));
 		return -1;
 	}
 	k = xstrndup(s, (size_t)(eq - s));
 	if (!silence_label_key_valid(k)) {
 		*cause = xasprintf("label key \"%.*s\" must be a letter or _ and up to 63 more "
 		                   "letters, digits or _",
-		    QUOTE_MAX, k);
+		    QUOTED(k));
 		free(k);
 		return -1;
 	}
@@ -181,7 +184,7 @@ time_member(const cJSON *item, int64_t *usec, char **cause)
 	if (alert_time_parse(item->valuestring, usec) < 0 || strlen(item->valuestring) <= 10) {
 		*cause = xasprintf("%s: \"%.*s\" is not an RFC 3339 timestamp "
 		                   "(2026-03-01T08:00:00Z, 2026-03-01T16:00:00+08:00)",
-		    item->string, QUOTE_MAX, item->valuestring);
+		    item->string, QUOTED(item->valuestring));
 		return -1;
 	}
 	return 0;
@@ -203,7 +206,7 @@ body_member(enum bfield f, const cJSON *item, const struct alert_reach *r,
 		if ((u = alert_reach_unit(r, item->valuestring)) == NULL) {
 			*cause =
 			    xasprintf("unit: \"%.*s\" is not a unit code within the token's reach",
-			        QUOTE_MAX, item->valuestring);
+			        QUOTED(item->valuestring));
 			return -1;
 		}
 		spec->unit_id = u->id;
@@ -215,7 +218,7 @@ body_member(enum bfield f, const cJSON *item, const struct alert_reach *r,
 		if (!alert_rule_id_valid(item->valuestring)) {
 			*cause = xasprintf(
 			    "rule: \"%.*s\" is not a rule id (1 to 64 of a-z, 0-9, _ . -)",
-			    QUOTE_MAX, item->valuestring);
+			    QUOTED(item->valuestring));
 			return -1;
 		}
 		spec->rule = xstrdup(item->valuestring);
@@ -225,7 +228,7 @@ body_member(enum bfield f, const cJSON *item, const struct alert_reach *r,
 			return -1;
 		if ((m = catalog_by_code(r->catalog, item->valuestring)) == NULL) {
 			*cause = xasprintf("metric: \"%.*s\" is not a metric code of the catalog",
-			    QUOTE_MAX, item->valuestring);
+			    QUOTED(item->valuestring));
 			return -1;
 		}
 		spec->metric_id = m->id;
@@ -245,7 +248,7 @@ body_member(enum bfield f, const cJSON *item, const struct alert_reach *r,
 			*cause =
 			    xasprintf("label: key \"%.*s\" must be a letter or _ and up to 63 more "
 			              "letters, digits or _",
-			        QUOTE_MAX, lab->string);
+			        QUOTED(lab->string));
 			return -1;
 		}
 		if (!cJSON_IsString(lab) || !label_value_valid(lab->valuestring)) {
@@ -358,7 +361,7 @@ silence_body_parse(const char *body, size_t len, const struct alert_reach *reach
 			*cause =
 			    xasprintf("unknown field \"%.*s\" (known: unit, rule, metric, label, "
 			              "starts_at, ends_at, duration_seconds, by, comment)",
-			        QUOTE_MAX, item->string);
+			        QUOTED(item->string));
 			goto fail;
 		}
 		seen[f] = true;
@@ -481,10 +484,10 @@ silence_list_query_parse(const char *query, bool *all, char **cause)
 		return 0;
 	}
 	*cause = strncmp(q, "all=", 4) == 0
-	             ? xasprintf("all: \"%.*s\" is not 1, true, 0 or false", QUOTE_MAX, q + 4)
+	             ? xasprintf("all: \"%.*s\" is not 1, true, 0 or false", QUOTED(q + 4))
 	             : xasprintf("the only parameter is all (all=1 lists ended silences too), not "
 	                         "\"%.*s\"",
-	                   QUOTE_MAX, q);
+	                   QUOTED(q));
 	return -1;
 }
 
@@ -547,9 +550,8 @@ time_readable(PGconn *conn, const char *option, const char *text, char **cause)
 			return 0;
 		}
 	}
-	*cause =
-	    xasprintf("%s: \"%.*s\" is not a time YYYY-MM-DD HH:MM[:SS]%s%s%s", option, QUOTE_MAX,
-	        text, why != NULL ? " (" : "", why != NULL ? why : "", why != NULL ? ")" : "");
+	*cause = xasprintf("%s: \"%.*s\" is not a time YYYY-MM-DD HH:MM[:SS]%s%s%s", option,
+	    QUOTED(text), why != NULL ? " (" : "", why != NULL ? why : "", why != NULL ? ")" : "");
 	free(why);
 	return -1;
 }

@@ -138,7 +138,15 @@ enum place {
 
 enum who { W_SCHOOL, W_REPORTER, W_MONITOR, W_COUNT };
 
-enum check { CK_NONE, CK_SUBMISSION_KEY, CK_ACK_BY, CK_ACK_NOTE };
+enum check {
+	CK_NONE,
+	CK_SUBMISSION_KEY,
+	CK_ACK_BY,
+	CK_ACK_NOTE,
+	CK_SILENCE_BY,
+	CK_SILENCE_COMMENT,
+	CK_SILENCE_LABEL
+};
 
 /*
  * One string field. "@P@" in path, header or body marks where the encoded
@@ -169,6 +177,7 @@ struct field {
 #define OBS "\"period\":\"2021-2022-1\",\"metrics\":{\"class_size_max\":52}"
 #define SCHOOL_OBS "{\"school\":\"" SCHOOL "\"," OBS
 #define JUNIOR_OBS "{\"school\":\"" JUNIOR "\"," OBS "}"
+#define SIL_BODY(members) "{\"duration_seconds\":3600," members "}"
 #define ALERTS_Q(p) {"alerts." p, "GET", "/v1/alerts?" p "=@P@", NULL, NULL, NULL, PL_QUERY, \
 	    W_MONITOR, NULL, 0, CK_NONE, 400, 400, 400}
 
@@ -250,6 +259,36 @@ static const struct field fields[] = {
 	PL_QUERY, W_MONITOR, NULL, 0, CK_NONE, 400, 400, 400},
     {"stream.name", "GET", "/v1/alerts/stream?@P@=1", NULL, NULL, NULL, PL_QUERY, W_MONITOR, NULL,
 	0, CK_NONE, 400, 400, 400},
+    /* The silences API: the body's members, the list's query, the id. */
+    {"silence.by", "POST", "/v1/silences", NULL, JSON, SIL_BODY("\"comment\":\"c\",\"by\":@P@"),
+	PL_JSON, W_MONITOR, by_ok, 201, CK_SILENCE_BY, 400, 400, 400},
+    {"silence.comment", "POST", "/v1/silences", NULL, JSON,
+	SIL_BODY("\"by\":\"b\",\"comment\":@P@"), PL_JSON, W_MONITOR, note_ok, 201,
+	CK_SILENCE_COMMENT, 400, 400, 400},
+    {"silence.label_value", "POST", "/v1/silences", NULL, JSON,
+	SIL_BODY("\"by\":\"b\",\"comment\":\"c\",\"label\":{\"team\":@P@}"), PL_JSON, W_MONITOR,
+	by_ok, 201, CK_SILENCE_LABEL, 400, 400, 400},
+    {"silence.label_key", "POST", "/v1/silences", NULL, JSON,
+	SIL_BODY("\"by\":\"b\",\"comment\":\"c\",\"label\":{@P@:\"x\"}"), PL_JSON, W_MONITOR,
+	NULL, 0, CK_NONE, 400, 400, 400},
+    {"silence.unit", "POST", "/v1/silences", NULL, JSON,
+	SIL_BODY("\"by\":\"b\",\"comment\":\"c\",\"unit\":@P@"), PL_JSON, W_MONITOR, NULL, 0,
+	CK_NONE, 400, 400, 400},
+    {"silence.rule", "POST", "/v1/silences", NULL, JSON,
+	SIL_BODY("\"by\":\"b\",\"comment\":\"c\",\"rule\":@P@"), PL_JSON, W_MONITOR, NULL, 0,
+	CK_NONE, 400, 400, 400},
+    {"silence.metric", "POST", "/v1/silences", NULL, JSON,
+	SIL_BODY("\"by\":\"b\",\"comment\":\"c\",\"metric\":@P@"), PL_JSON, W_MONITOR, NULL, 0,
+	CK_NONE, 400, 400, 400},
+    {"silence.member_name", "POST", "/v1/silences", NULL, JSON,
+	SIL_BODY("\"by\":\"b\",\"comment\":\"c\",@P@:1"), PL_JSON, W_MONITOR, NULL, 0, CK_NONE,
+	400, 400, 400},
+    {"silence.list_all", "GET", "/v1/silences?all=@P@", NULL, NULL, NULL, PL_QUERY, W_MONITOR,
+	NULL, 0, CK_NONE, 400, 400, 400},
+    {"silence.list_name", "GET", "/v1/silences?@P@=1", NULL, NULL, NULL, PL_QUERY, W_MONITOR,
+	NULL, 0, CK_NONE, 400, 400, 400},
+    {"silence.expire_id", "POST", "/v1/silences/@P@/expire", NULL, NULL, NULL, PL_PATH,
+	W_MONITOR, NULL, 0, CK_NONE, 404, 404, 404},
 };
 
 #define NFIELDS (sizeof fields / sizeof fields[0])
@@ -509,6 +548,21 @@ verify_stored(const struct field *f, const struct payload *p, const struct buf *
 		expect_stored("the acknowledged event's note", sql, note.data, note.len);
 		buf_free(&note);
 		return;
+	case CK_SILENCE_BY:
+	case CK_SILENCE_COMMENT:
+	case CK_SILENCE_LABEL: {
+		cJSON *j = cJSON_Parse(r->body);
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
+
+		cr_assert(cJSON_IsNumber(id), "%s: a silence: %s", f->name, r->body);
+		snprintf(sql, sizeof sql, "SELECT %s FROM edumon.silence WHERE id = %ld",
+		    f->check == CK_SILENCE_BY ? "created_by" :
+		    f->check == CK_SILENCE_COMMENT ? "comment" : "label_value",
+		    (long)id->valuedouble);
+		expect_stored(f->name, sql, p->s, p->len);
+		cJSON_Delete(j);
+		return;
+	}
 	}
 }
 
@@ -656,6 +710,11 @@ Test(injection, alert_queries_and_ids)
 	run_fields("ack.id");
 }
 
+Test(injection, silences_api)
+{
+	run_fields("silence.");
+}
+
 Test(injection, ack_body)
 {
 	run_fields("ack.by");
@@ -672,7 +731,7 @@ Test(injection, stream)
 Test(injection_table, every_field_is_run)
 {
 	static const char *const prefixes[] = {"json.", "header.", "csv.", "alerts.", "alert.",
-	    "ack.", "stream."};
+	    "ack.", "stream.", "silence."};
 	size_t covered = 0;
 
 	for (size_t i = 0; i < NFIELDS; i++)
