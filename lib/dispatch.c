@@ -100,11 +100,16 @@ static const char sql_channels[] =
     " FROM edumon.notification WHERE state = 'pending' GROUP BY channel_id) p"
     " ON p.channel_id = c.id WHERE c.removed_at IS NULL ORDER BY c.id";
 
-/* Claim: the notification columns, then the alert's from column 5. */
+/*
+ * Claim: the notification columns (id, kind, attempts, first attempt or
+ * now, now, in ms), then the alert's from column 5. The earliest first
+ * attempt of the rows claimed is taken in C: a window function here would
+ * be computed over every pending row of the channel before the LIMIT.
+ */
 #define CLAIM_BASE 5
 static const char sql_claim[] =
     "SELECT n.id, n.kind, n.attempts,"
-    " (extract(epoch FROM coalesce(min(n.first_attempt_at) OVER (), now())) * 1000)::bigint,"
+    " (extract(epoch FROM coalesce(n.first_attempt_at, now())) * 1000)::bigint,"
     " (extract(epoch FROM now()) * 1000)::bigint, a.id, a.fingerprint, a.rule_id, a.title,"
     " a.unit_id, a.metric_id, a.period, e.value, e.bound, a.op, a.message,"
     " extract(epoch FROM a.fired_at)::bigint,"
@@ -661,15 +666,18 @@ claim_done_cb(const struct pgc_outcome *out, void *arg)
 	n = PQntuples(res);
 	sd->n = (size_t)n;
 	sd->ids = xcalloc((size_t)n, sizeof *sd->ids);
+	sd->first_ms = INT64_MAX;
 	for (int i = 0; i < n; i++) {
 		int att = atoi(PQgetvalue(res, i, 2));
+		int64_t first = atoll(PQgetvalue(res, i, 3));
 
 		sd->ids[i] = atoll(PQgetvalue(res, i, 0));
 		if (att > maxatt)
 			maxatt = att;
+		if (first < sd->first_ms)
+			sd->first_ms = first;
 	}
 	sd->attempt = maxatt + 1;
-	sd->first_ms = atoll(PQgetvalue(res, 0, 3));
 	sd->now_ms = atoll(PQgetvalue(res, 0, 4));
 	snprintf(sd->delivery_id, sizeof sd->delivery_id, "%d-%lld-%lld", c->id, sd->ids[0],
 	    sd->ids[n - 1]);
