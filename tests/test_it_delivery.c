@@ -224,6 +224,24 @@ expect_webhook(struct receiver *r, size_t i, const char *event, const char *seve
 	return delivery;
 }
 
+/* Request i of r, a WeCom robot message whose markdown holds want. */
+static void
+expect_wecom(struct receiver *r, size_t i, const char *want)
+{
+	struct receiver_request *q = request(r, i);
+	char *cause = NULL;
+	cJSON *j;
+	const char *md;
+
+	cr_assert_eq(receiver_check_wecom(q, &cause), 0, "%s", cause != NULL ? cause : "");
+	j = receiver_request_json(q);
+	md = jstr(cJSON_GetObjectItemCaseSensitive(j, "markdown"), "content");
+	cr_expect_not_null(strstr(md, want), "\"%s\" in %s", want, md);
+	cr_expect_not_null(strstr(md, "出现大班额"), "%s", md);
+	cJSON_Delete(j);
+	receiver_request_free(q);
+}
+
 TestSuite(delivery, .init = setup, .fini = teardown, .timeout = 180);
 
 /* Fired, escalated, deescalated and resolved: each a signed webhook in the
@@ -422,10 +440,7 @@ Test(delivery, killed_mid_delivery_sends_again_after_restart)
 Test(delivery, burst_becomes_one_digest)
 {
 	struct receiver *r = receiver_start();
-	char *url = receiver_url(r, "/cgi-bin/webhook/send?key=k"), *cause = NULL;
-	struct receiver_request *q;
-	cJSON *j;
-	const char *md;
+	char *url = receiver_url(r, "/cgi-bin/webhook/send?key=k");
 
 	start(NULL);
 	receiver_set_default(r, 200, RECEIVER_ROBOT_OK);
@@ -435,19 +450,12 @@ Test(delivery, burst_becomes_one_digest)
 	                      "2132070302," PERIOD ",class_size_max,72,,\n"
 	                      "3432070301," PERIOD ",class_size_max,73,,\n"
 	                      "2132070303," PERIOD ",class_size_max,74,,\n"));
-	q = request(r, 0);
-	cr_assert_eq(receiver_check_wecom(q, &cause), 0, "%s", cause != NULL ? cause : "");
-	j = receiver_request_json(q);
-	md = jstr(cJSON_GetObjectItemCaseSensitive(j, "markdown"), "content");
-	cr_expect_not_null(strstr(md, "共5条"), "a digest of five: %s", md);
-	cr_expect_not_null(strstr(md, "连云区实验小学"), "%s", md);
-	cr_expect_not_null(strstr(md, "出现大班额"), "%s", md);
+	expect_wecom(r, 0, "共5条");
+	expect_wecom(r, 0, "连云区实验小学");
 	tl_sleep_ms(1000);
 	cr_expect_eq(receiver_count(r), 1, "one message, not five");
 	wait_count("SELECT count(*) FROM edumon.notification WHERE state = 'delivered'", 5, 10000);
 	cr_expect_eq(qlong("SELECT count(DISTINCT delivery_id) FROM edumon.notification"), 1);
-	cJSON_Delete(j);
-	receiver_request_free(q);
 	free(url);
 	receiver_stop(r);
 }
@@ -458,10 +466,7 @@ Test(delivery, burst_becomes_one_digest)
 Test(delivery, rate_limit_holds_and_groups)
 {
 	struct receiver *r = receiver_start();
-	char *url = receiver_url(r, "/cgi-bin/webhook/send?key=k"), *cause = NULL;
-	struct receiver_request *q;
-	cJSON *j;
-	const char *md;
+	char *url = receiver_url(r, "/cgi-bin/webhook/send?key=k");
 	long ch;
 	char sql[128];
 
@@ -479,16 +484,10 @@ Test(delivery, rate_limit_holds_and_groups)
 	cr_expect_eq(receiver_count(r), 2, "the third message waits for the rate limit");
 	snprintf(sql, sizeof sql, "UPDATE edumon.channel SET rate_per_min = 0 WHERE id = %ld", ch);
 	exec_ok(sql);
-	q = request(r, 2);
-	cr_assert_eq(receiver_check_wecom(q, &cause), 0, "%s", cause != NULL ? cause : "");
-	j = receiver_request_json(q);
-	md = jstr(cJSON_GetObjectItemCaseSensitive(j, "markdown"), "content");
-	cr_expect_not_null(strstr(md, "共2条"), "the held events in one message: %s", md);
+	expect_wecom(r, 2, "共2条"); /* the held events, in one message */
 	wait_count("SELECT count(*) FROM edumon.notification WHERE state = 'delivered'", 4, 10000);
 	tl_sleep_ms(500);
 	cr_expect_eq(receiver_count(r), 3);
-	cJSON_Delete(j);
-	receiver_request_free(q);
 	free(url);
 	receiver_stop(r);
 }
