@@ -917,8 +917,7 @@ alertapi_ack(struct alertapi *a, int64_t id, const struct principal *who,
 	/* One job, one implicit transaction: the event lock (event ids in
 	 * commit order, schema/0006_delivery.sql), the update and event, then
 	 * the row. */
-	stmts[0] = (struct pgc_stmt){NULL, "SELECT pg_advisory_xact_lock(edumon.event_lock_key())",
-	    0, NULL};
+	stmts[0] = (struct pgc_stmt){NULL, ALERT_SQL_EVENT_LOCK, 0, NULL};
 	stmts[1] = (struct pgc_stmt){"alert_ack", NULL, 5, v};
 	stmts[2] = (struct pgc_stmt){"alert_get", NULL, 2, v};
 	return submit(a, OP_ACK, 0, stmts, 3, cb, arg);

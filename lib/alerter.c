@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alertsql.h"
 #include "directory.h"
 #include "engine.h"
 #include "log.h"
@@ -101,10 +102,6 @@ static const char sql_store_alerts[] =
     " ev.fingerprint FROM ev JOIN up USING (fingerprint) JOIN edumon.org_unit u"
     " ON u.id = ev.unit_id ORDER BY ev.ord) s";
 
-/* Taken by every writer of alert_event before inserting; see
- * schema/0006_delivery.sql. */
-static const char sql_event_lock[] =
-    "SELECT pg_advisory_xact_lock(edumon.event_lock_key())";
 
 static const char sql_store_figures[] =
     "INSERT INTO edumon.rule_figure AS f (rule_id, unit_id, period_start, period, value,"
@@ -547,7 +544,7 @@ store(struct alerter *a)
 	if (ev_end > a->ev_done) {
 		/* Event ids in commit order (0006_delivery): the dispatcher's and
 		 * the stream's cursors must never pass an uncommitted id. */
-		st[ns++] = (struct pgc_stmt){NULL, sql_event_lock, 0, NULL};
+		st[ns++] = (struct pgc_stmt){NULL, ALERT_SQL_EVENT_LOCK, 0, NULL};
 		st[ns++] = (struct pgc_stmt){"store_alerts", NULL, 18, v1};
 	}
 

@@ -8,6 +8,13 @@
 #ifndef EDUMON_ALERTSQL_H
 #define EDUMON_ALERTSQL_H
 
+/*
+ * Taken by every writer of edumon.alert_event, in its transaction, before
+ * inserting (schema/0006_delivery.sql): event ids then follow commit order,
+ * which the dispatcher's and the stream's cursors rely on.
+ */
+#define ALERT_SQL_EVENT_LOCK "SELECT pg_advisory_xact_lock(edumon.event_lock_key())"
+
 /* RFC 3339 UTC text of a timestamptz column. */
 #define ALERT_SQL_TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alertsql.h"
 #include "catalog.h"
 #include "directory.h"
 #include "httpc.h"
@@ -71,7 +72,6 @@ static const char sql_fanout[] =
     " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM ins WHERE state = 'pending'),"
     " (SELECT count(*) FROM ins WHERE state = 'silenced'), (SELECT count(*) FROM up)";
 
-static const char sql_event_lock[] = "SELECT pg_advisory_xact_lock(edumon.event_lock_key())";
 
 static const char sql_remind[] =
     "INSERT INTO edumon.alert_event (alert_unit_id, alert_id, kind, severity, value, bound)"
@@ -929,7 +929,7 @@ remind(struct dispatch *p)
 {
 	char secs[24];
 	const char *v[1] = {secs};
-	struct pgc_stmt st[2] = {{NULL, sql_event_lock, 0, NULL}, {"remind", NULL, 1, v}};
+	struct pgc_stmt st[2] = {{NULL, ALERT_SQL_EVENT_LOCK, 0, NULL}, {"remind", NULL, 1, v}};
 	long every = p->cfg.remind_interval_s / 10;
 
 	if (every < 1)
