@@ -157,12 +157,24 @@ pgc_drain(struct pgc *c)
 	}
 }
 
+/* Hand every notification libpq has parsed to the owner. */
+static void
+pgc_notifies(struct pgc *c)
+{
+	PGnotify *n;
+
+	while (c->conn != NULL && (n = PQnotifies(c->conn)) != NULL) {
+		if (c->cfg->on_notify != NULL)
+			c->cfg->on_notify(c, n->relname, n->extra, c->cfg->arg);
+		PQfreemem(n);
+	}
+}
+
 /* Socket readable after connecting: input, notifications, results. */
 static void
 pgc_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pgc *c = arg;
-	PGnotify *n;
 
 	(void)fd;
 	(void)what;
@@ -170,12 +182,15 @@ pgc_read_cb(evutil_socket_t fd, short what, void *arg)
 		pgc_teardown(c, PQerrorMessage(c->conn));
 		return;
 	}
-	while (c->conn != NULL && (n = PQnotifies(c->conn)) != NULL) {
-		if (c->cfg->on_notify != NULL)
-			c->cfg->on_notify(c, n->relname, n->extra, c->cfg->arg);
-		PQfreemem(n);
-	}
+	pgc_notifies(c);
 	pgc_drain(c);
+	/*
+	 * libpq parses a NotificationResponse only once the results before it
+	 * in the buffer have been taken, so one that arrived behind a job's
+	 * results surfaces during the drain. Without this second look it would
+	 * wait for the next byte on the socket, which may be minutes away.
+	 */
+	pgc_notifies(c);
 	if (c->conn != NULL && pgc_flush(c) < 0)
 		pgc_teardown(c, PQerrorMessage(c->conn));
 }
