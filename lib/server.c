@@ -31,6 +31,7 @@
 #include "rulesd.h"
 #include "stats.h"
 #include "stream.h"
+#include "token.h"
 #include "util.h"
 #include "writer.h"
 
@@ -274,7 +275,8 @@ static struct snapshot *
 authenticate(struct server *s, struct evhttp_request *req, const char *route, int64_t start,
     struct principal *who)
 {
-	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	const char *auth = token_from_authorization(
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"));
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct snapshot *snap = directory_acquire(s->dir);
 
@@ -284,14 +286,14 @@ authenticate(struct server *s, struct evhttp_request *req, const char *route, in
 		    "edumond has not yet loaded its registry from the database; retry later");
 		return NULL;
 	}
-	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+	if (auth == NULL) {
 		evhttp_add_header(out, "WWW-Authenticate", "Bearer realm=\"edumon\"");
 		reply_error(s, req, route, start, 401, "unauthorized",
 		    "an Authorization: Bearer <token> header is required");
 		snapshot_release(snap);
 		return NULL;
 	}
-	if (snapshot_authenticate(snap, auth + 7, strlen(auth + 7), who) < 0) {
+	if (snapshot_authenticate(snap, auth, strlen(auth), who) < 0) {
 		evhttp_add_header(out, "WWW-Authenticate",
 		    "Bearer realm=\"edumon\", error=\"invalid_token\"");
 		reply_error(s, req, route, start, 401, "unauthorized",

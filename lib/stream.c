@@ -723,15 +723,14 @@ enum stream_open_result
 stream_open(struct stream *s, struct evhttp_request *req, const struct principal *who,
     int64_t last_id, const char *route, int64_t start)
 {
-	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Authorization");
+	const char *auth = token_from_authorization(
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"));
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct client *c;
 
 	if (s->nopen >= s->cfg.max_streams)
 		return STREAM_FULL;
-	if (s->stopping || !pgc_ready(s->pgc) || evcon == NULL || auth == NULL ||
-	    strlen(auth) < 7)
+	if (s->stopping || !pgc_ready(s->pgc) || evcon == NULL || auth == NULL)
 		return STREAM_UNAVAILABLE;
 	c = xcalloc(1, sizeof *c);
 	if (conns_watch_close(s->conns, evcon, close_cb, c) < 0) {
@@ -742,7 +741,7 @@ stream_open(struct stream *s, struct evhttp_request *req, const struct principal
 	c->req = req;
 	c->evcon = evcon;
 	c->who = *who;
-	sha256(auth + 7, strlen(auth + 7), c->token_hash);
+	sha256(auth, strlen(auth), c->token_hash);
 	c->route = route;
 	c->start = start;
 	TAILQ_INSERT_TAIL(&s->clients, c, entry);

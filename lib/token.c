@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
@@ -45,6 +46,20 @@ token_well_formed(const char *s, size_t len)
 			return false;
 	}
 	return true;
+}
+
+const char *
+token_from_authorization(const char *header)
+{
+	static const char scheme[] = "Bearer";
+	const char *p;
+
+	if (header == NULL || strncasecmp(header, scheme, sizeof scheme - 1) != 0 ||
+	    header[sizeof scheme - 1] != ' ')
+		return NULL;
+	for (p = header + sizeof scheme - 1; *p == ' '; p++)
+		;
+	return *p != '\0' ? p : NULL;
 }
 
 void

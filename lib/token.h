@@ -19,6 +19,12 @@
 void token_generate(char out[TOKEN_LEN + 1]);
 /* True if s[0..len) has the shape of a token (prefix, length, alphabet). */
 bool token_well_formed(const char *s, size_t len);
+/*
+ * The credential of an Authorization header value using the Bearer scheme
+ * (RFC 6750 section 2.1: the scheme is case-insensitive, then one or more
+ * spaces), or NULL for another scheme or none. It is not checked for shape.
+ */
+const char *token_from_authorization(const char *header);
 /* SHA-256 of data[0..len). */
 void sha256(const void *data, size_t len, unsigned char out[SHA256_LEN]);
 /* Constant-time equality of two SHA-256 digests. */

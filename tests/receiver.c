@@ -470,6 +470,7 @@ struct receiver *
 receiver_start(void)
 {
 	struct receiver *r = xcalloc(1, sizeof *r);
+	struct event_config *ecfg;
 	pthread_condattr_t ca;
 
 	/* A client that gave up must not kill the test when we answer it. */
@@ -481,7 +482,15 @@ receiver_start(void)
 	pthread_condattr_destroy(&ca);
 	r->dflt = resp_copy(&(struct receiver_response){.status = 200});
 
-	r->base = event_base_new();
+	/*
+	 * A precise clock: libevent's default (CLOCK_MONOTONIC_COARSE) can end
+	 * a delay a few milliseconds before the test's own clock says it is due.
+	 */
+	if ((ecfg = event_config_new()) == NULL)
+		cr_assert_fail("receiver: event_config_new failed");
+	event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	r->base = event_base_new_with_config(ecfg);
+	event_config_free(ecfg);
 	if (r->base == NULL)
 		cr_assert_fail("receiver: event_base_new failed");
 	r->http = evhttp_new(r->base);

@@ -160,8 +160,9 @@ setup(void)
 	E.token[C_UNKNOWN] = bearer("Bearer", "edm_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
 	E.token[C_REVOKED] = bearer("Bearer", revoked);
 	E.token[C_SCHOOL] = bearer("Bearer", E.school);
-	E.token[C_REPORTER] = bearer("Bearer", E.reporter);
-	E.token[C_MONITOR] = bearer("Bearer", monitor);
+	/* The scheme is case-insensitive (RFC 7235 section 2.1): two roles spell it otherwise. */
+	E.token[C_REPORTER] = bearer("bearer", E.reporter);
+	E.token[C_MONITOR] = bearer("BEARER", monitor);
 	E.token[C_ADMIN] = bearer("Bearer", E.admin);
 	free(prefixed);
 	free(monitor);

@@ -38,6 +38,42 @@ Test(token, malformed_tokens)
 	cr_expect_not(token_well_formed(t, TOKEN_LEN), "embedded NUL");
 }
 
+Test(token, bearer_scheme_is_case_insensitive)
+{
+	static const struct {
+		const char *header;
+		const char *credential; /* NULL: not a Bearer credential */
+	} cases[] = {
+	    {"Bearer edm_x", "edm_x"},
+	    {"bearer edm_x", "edm_x"},
+	    {"BEARER edm_x", "edm_x"},
+	    {"bEaReR edm_x", "edm_x"},
+	    {"Bearer   edm_x", "edm_x"}, /* 1*SP */
+	    {"Bearer", NULL},
+	    {"Bearer ", NULL},
+	    {"Bearer    ", NULL},
+	    {"Bearer\tedm_x", NULL}, /* the separator is SP only */
+	    {"Beareredm_x", NULL},
+	    {"Bearerx edm_x", NULL},
+	    {"Basic ZWR1bW9uOng=", NULL},
+	    {"Token edm_x", NULL},
+	    {" Bearer edm_x", NULL},
+	    {"", NULL},
+	};
+
+	cr_expect_null(token_from_authorization(NULL));
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const char *got = token_from_authorization(cases[i].header);
+
+		if (cases[i].credential == NULL)
+			cr_expect_null(got, "\"%s\" is not a Bearer credential", cases[i].header);
+		else
+			cr_expect(got != NULL && strcmp(got, cases[i].credential) == 0,
+			    "\"%s\" gives \"%s\", not \"%s\"", cases[i].header, got ? got : "(null)",
+			    cases[i].credential);
+	}
+}
+
 Test(token, sha256_known_answer)
 {
 	unsigned char h[SHA256_LEN];
