@@ -103,6 +103,21 @@ static const char sql_store_alerts[] =
     " ON u.id = ev.unit_id ORDER BY ev.ord) s";
 
 
+/*
+ * Refresh firing alerts whose figure moved without a transition: the row
+ * shows the value in force, and its message says so. No event: nobody is
+ * told of a breach that merely changed its size. Runs after store_alerts
+ * in the same transaction, and only on rows still firing, so a resolution
+ * stored with it stands.
+ */
+static const char sql_refresh_alerts[] =
+    "UPDATE edumon.alert AS a SET value = r.value, bound = r.bound, message = r.message,"
+    " updated_at = now()"
+    " FROM unnest($1::int[], $2::text[], $3::float8[], $4::float8[], $5::text[])"
+    " AS r(unit_id, fingerprint, value, bound, message)"
+    " WHERE a.unit_id = r.unit_id AND a.fingerprint = r.fingerprint AND a.state = 'firing'"
+    " AND (a.value, a.bound, a.message) IS DISTINCT FROM (r.value, r.bound, r.message)";
+
 static const char sql_store_figures[] =
     "INSERT INTO edumon.rule_figure AS f (rule_id, unit_id, period_start, period, value,"
     " numerator, denominator, reported, expected, judged, updated_at)"
@@ -128,6 +143,7 @@ static const struct pgc_prepared prepared[] = {
     {"clock", sql_clock},
     {"slices", sql_slices},
     {"store_alerts", sql_store_alerts},
+    {"refresh_alerts", sql_refresh_alerts},
     {"store_figures", sql_store_figures},
     {"store_clock", sql_store_clock},
 };
@@ -192,8 +208,8 @@ struct alerter {
 	bool rebuild;    /* the rule set changed: rebuild between two jobs */
 	bool closing;
 	int64_t store_started;
-	size_t ev_done, fig_done;     /* stored so far of a->out (chunks) */
-	size_t chunk_events, chunk_figures; /* in the transaction in flight */
+	size_t ev_done, fig_done, ref_done; /* stored so far of a->out (chunks) */
+	size_t chunk_events, chunk_figures, chunk_refreshed; /* in the transaction in flight */
 	char (*shas)[65];             /* per rule: SHA-256 of its definition */
 	unsigned long long changes, stores, store_failures, early_answers;
 	double store_seconds;
@@ -463,6 +479,87 @@ rule_sha(struct alerter *a, size_t i)
 	return a->shas[i];
 }
 
+/*
+ * The message stored with e, and the comparison it is written with. A
+ * resolved alert keeps the message of its breach: rendered with the value
+ * that cleared it, it would claim "55 reaches 56". The caller frees it.
+ */
+static char *
+event_message(struct alerter *a, const struct engine_event *e, enum cmp_op *op)
+{
+	const struct rule *r = &a->rules->rules[e->rule];
+	const struct unit *u = registry_by_id(a->snap->registry, e->unit_id);
+	const struct metric *m = catalog_by_id(a->snap->catalog, e->metric_id);
+	enum severity sev = event_severity(e);
+	bool resolved = e->transition == ALERT_RESOLVED;
+	struct alert_message_ctx ctx = {
+	    .unit = u != NULL ? u->name : "",
+	    .metric = m != NULL ? m->name_zh : "",
+	    .kind = rule_value_kind(r, m != NULL ? m->kind : METRIC_VALUE),
+	    .value = resolved ? e->value_before : e->state.value,
+	    .bound = resolved ? e->bound_before : e->state.bound,
+	    .op = event_op(r, sev),
+	    .period = &e->period,
+	    .severity = sev,
+	};
+
+	*op = ctx.op;
+	return alert_message(r, &ctx);
+}
+
+static int
+cmp_size(const void *x, const void *y)
+{
+	size_t a = *(const size_t *)x, b = *(const size_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Each refreshed episode once: the store reads its current state anyway. */
+static void
+refreshed_unique(struct engine_out *o)
+{
+	size_t n = 0;
+
+	if (o->nrefreshed < 2)
+		return;
+	qsort(o->refreshed, o->nrefreshed, sizeof *o->refreshed, cmp_size);
+	for (size_t i = 0; i < o->nrefreshed; i++)
+		if (n == 0 || o->refreshed[i] != o->refreshed[n - 1])
+			o->refreshed[n++] = o->refreshed[i];
+	o->nrefreshed = n;
+}
+
+/*
+ * Fill x (5 columns of sql_refresh_alerts) with the refreshed episodes
+ * [from, to) of a->out, as they stand now; those no longer firing (resolved
+ * later in the same job) are left out.
+ */
+static void
+refresh_arrays(struct alerter *a, size_t from, size_t to, struct arrays *x)
+{
+	for (size_t i = from; i < to; i++) {
+		struct engine_event e;
+		const struct unit *u;
+		char fp[ALERT_FINGERPRINT_LEN + 1];
+		enum cmp_op op;
+		char *msg;
+
+		if (!engine_entry(a->eng, a->out.refreshed[i], &e) || !e.state.firing ||
+		    (u = registry_by_id(a->snap->registry, e.unit_id)) == NULL)
+			continue;
+		alert_fingerprint(a->rules->rules[e.rule].id, u->code, &e.period, fp);
+		msg = event_message(a, &e, &op);
+		arr_int(x, 0, e.unit_id);
+		arr_text(x, 1, fp);
+		arr_num(x, 2, "%.17g", e.state.value, isfinite(e.state.value));
+		arr_num(x, 3, "%.17g", e.state.bound, isfinite(e.state.bound));
+		arr_text(x, 4, msg);
+		x->n++;
+		free(msg);
+	}
+}
+
 static void store_done_cb(const struct pgc_outcome *out, void *arg);
 static void answer_events(struct alerter *a, struct ajob *j);
 
@@ -472,18 +569,22 @@ store(struct alerter *a)
 {
 	const struct engine_out *o = &a->out;
 	const struct registry *reg = a->snap->registry;
-	const struct catalog *cat = a->snap->catalog;
-	struct arrays ev, fg;
-	const char *v1[18], *v2[10], *v3[1];
-	struct pgc_stmt st[4];
+	struct arrays ev, fg, rf;
+	const char *v1[18], *v2[10], *v3[1], *v4[5];
+	struct pgc_stmt st[5];
 	int ns = 0;
 	char day[16];
 	size_t chunk = a->cfg.store_chunk;
 	size_t ev_end = o->nevents - a->ev_done > chunk ? a->ev_done + chunk : o->nevents;
 	size_t fig_end = o->nfigures - a->fig_done > chunk ? a->fig_done + chunk : o->nfigures;
-	bool last = ev_end == o->nevents && fig_end == o->nfigures;
+	size_t ref_end;
+	bool last;
 
-	if (o->nevents == 0 && o->nfigures == 0 && !a->store_clock) {
+	if (a->ev_done == 0 && a->fig_done == 0 && a->ref_done == 0)
+		refreshed_unique(&a->out);
+	ref_end = o->nrefreshed - a->ref_done > chunk ? a->ref_done + chunk : o->nrefreshed;
+	last = ev_end == o->nevents && fig_end == o->nfigures && ref_end == o->nrefreshed;
+	if (o->nevents == 0 && o->nfigures == 0 && o->nrefreshed == 0 && !a->store_clock) {
 		answer_events(a, a->cur);
 		job_finish(a, true);
 		return;
@@ -493,23 +594,10 @@ store(struct alerter *a)
 		const struct engine_event *e = &o->events[i];
 		const struct rule *r = &a->rules->rules[e->rule];
 		const struct unit *u = registry_by_id(reg, e->unit_id);
-		const struct metric *m = catalog_by_id(cat, e->metric_id);
 		char fp[ALERT_FINGERPRINT_LEN + 1], per[PERIOD_STR_MAX];
 		enum severity sev = event_severity(e);
-		bool resolved = e->transition == ALERT_RESOLVED;
-		/* A resolved alert keeps the message of its breach: rendered with
-		 * the value that cleared it, it would claim "55 reaches 56". */
-		struct alert_message_ctx ctx = {
-		    .unit = u != NULL ? u->name : "",
-		    .metric = m != NULL ? m->name_zh : "",
-		    .kind = rule_value_kind(r, m != NULL ? m->kind : METRIC_VALUE),
-		    .value = resolved ? e->value_before : e->state.value,
-		    .bound = resolved ? e->bound_before : e->state.bound,
-		    .op = event_op(r, sev),
-		    .period = &e->period,
-		    .severity = sev,
-		};
-		char *msg = alert_message(r, &ctx);
+		enum cmp_op op;
+		char *msg = event_message(a, e, &op);
 		const struct subref *sub = e->tag >= 0 && (size_t)e->tag < a->cur->nsubs ?
 		    &a->cur->subs[e->tag] : NULL;
 
@@ -527,7 +615,7 @@ store(struct alerter *a)
 		arr_text(&ev, 9, severity_name(sev));
 		arr_num(&ev, 10, "%.17g", e->state.value, isfinite(e->state.value));
 		arr_num(&ev, 11, "%.17g", e->state.bound, isfinite(e->state.bound));
-		arr_text(&ev, 12, cmp_op_name(ctx.op));
+		arr_text(&ev, 12, cmp_op_name(op));
 		arr_text(&ev, 13, r->title);
 		arr_text(&ev, 14, msg);
 		arr_text(&ev, 15, alert_transition_name(e->transition));
@@ -547,6 +635,11 @@ store(struct alerter *a)
 		st[ns++] = (struct pgc_stmt){NULL, ALERT_SQL_EVENT_LOCK, 0, NULL};
 		st[ns++] = (struct pgc_stmt){"store_alerts", NULL, 18, v1};
 	}
+	arrays_init(&rf, 5);
+	refresh_arrays(a, a->ref_done, ref_end, &rf);
+	arrays_end(&rf, 5, v4);
+	if (rf.n > 0)
+		st[ns++] = (struct pgc_stmt){"refresh_alerts", NULL, 5, v4};
 
 	arrays_init(&fg, 10);
 	for (size_t i = a->fig_done; i < fig_end; i++, fg.n++) {
@@ -573,16 +666,27 @@ store(struct alerter *a)
 	v3[0] = day;
 	if (a->store_clock && last)
 		st[ns++] = (struct pgc_stmt){"store_clock", NULL, 1, v3};
+	if (ns == 0 && !last) {
+		/* A chunk of refreshed episodes all resolved since: the next one. */
+		a->ref_done = ref_end;
+		arrays_free(&ev, 18);
+		arrays_free(&fg, 10);
+		arrays_free(&rf, 5);
+		store(a);
+		return;
+	}
 	if (ns == 0) {
 		/* Nothing left but a clock that is not ours to store. */
 		answer_events(a, a->cur);
 		job_finish(a, true);
 		arrays_free(&ev, 18);
 		arrays_free(&fg, 10);
+		arrays_free(&rf, 5);
 		return;
 	}
 	a->chunk_events = ev_end - a->ev_done;
 	a->chunk_figures = fig_end - a->fig_done;
+	a->chunk_refreshed = ref_end - a->ref_done;
 
 	a->busy = true;
 	a->store_started = now_usec();
@@ -594,6 +698,7 @@ store(struct alerter *a)
 	}
 	arrays_free(&ev, 18);
 	arrays_free(&fg, 10);
+	arrays_free(&rf, 5);
 }
 
 static void
@@ -628,7 +733,8 @@ store_done_cb(const struct pgc_outcome *out, void *arg)
 		a->stored_cb(a->stored_arg);
 	a->ev_done += a->chunk_events;
 	a->fig_done += a->chunk_figures;
-	if (a->ev_done < o->nevents || a->fig_done < o->nfigures) {
+	a->ref_done += a->chunk_refreshed;
+	if (a->ev_done < o->nevents || a->fig_done < o->nfigures || a->ref_done < o->nrefreshed) {
 		store(a); /* the next chunk */
 		return;
 	}
@@ -992,7 +1098,7 @@ start_job(struct alerter *a)
 	struct ajob *j = a->cur;
 
 	a->store_clock = false;
-	a->ev_done = a->fig_done = 0;
+	a->ev_done = a->fig_done = a->ref_done = 0;
 	engine_out_reset(&a->out);
 	if (j->kind == JOB_TICK)
 		engine_forget(a->eng, date_today()); /* before any event names an entry */

@@ -73,15 +73,23 @@ static const char sql_fanout[] =
     " (SELECT count(*) FROM ins WHERE state = 'silenced'), (SELECT count(*) FROM up)";
 
 
+/*
+ * Reminders: firing, unacknowledged alerts whose last event (fired,
+ * escalated, a reminder...) is older than the interval, and that some
+ * channel would carry. The last event, not updated_at: a firing figure
+ * refreshed by corrections moves updated_at without telling anyone.
+ */
 static const char sql_remind[] =
     "INSERT INTO edumon.alert_event (alert_unit_id, alert_id, kind, severity, value, bound)"
     " SELECT a.unit_id, a.id, 'reminder', a.severity, a.value, a.bound FROM edumon.alert a"
     " WHERE a.state = 'firing' AND a.acked_at IS NULL"
-    " AND a.updated_at < now() - $1::bigint * interval '1 second'"
-    " AND EXISTS (SELECT 1 FROM edumon.channel WHERE removed_at IS NULL)"
-    " AND NOT EXISTS (SELECT 1 FROM edumon.alert_event e WHERE e.alert_unit_id = a.unit_id"
-    " AND e.alert_id = a.id AND e.kind = 'reminder'"
-    " AND e.at >= now() - $1::bigint * interval '1 second')"
+    " AND a.fired_at < now() - $1::bigint * interval '1 second'"
+    " AND coalesce((SELECT e.at FROM edumon.alert_event e WHERE e.alert_unit_id = a.unit_id"
+    " AND e.alert_id = a.id ORDER BY e.id DESC LIMIT 1), '-infinity')"
+    " < now() - $1::bigint * interval '1 second'"
+    " AND EXISTS (SELECT 1 FROM edumon.channel c WHERE c.removed_at IS NULL"
+    " AND " SEV_RANK("a.severity") " >= " SEV_RANK("c.min_severity")
+    " AND edumon.channel_covers(c.unit_id, c.subunits, a.unit_id))"
     " ORDER BY a.id LIMIT " STR(REMIND_BATCH);
 
 static const char sql_drop_removed[] =

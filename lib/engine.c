@@ -180,6 +180,7 @@ engine_out_reset(struct engine_out *o)
 {
 	o->nevents = 0;
 	o->nfigures = 0;
+	o->nrefreshed = 0;
 }
 
 void
@@ -187,6 +188,7 @@ engine_out_free(struct engine_out *o)
 {
 	free(o->events);
 	free(o->figures);
+	free(o->refreshed);
 	memset(o, 0, sizeof *o);
 }
 
@@ -573,6 +575,37 @@ engine_set_alert_id(struct engine *e, size_t entry, int64_t alert_id)
 		e->states[entry].alert_id = alert_id;
 }
 
+bool
+engine_entry(const struct engine *e, size_t entry, struct engine_event *out)
+{
+	const struct stent *se;
+
+	if (entry >= e->nstates)
+		return false;
+	se = &e->states[entry];
+	*out = (struct engine_event){
+	    .rule = se->rule,
+	    .unit_id = se->unit_id,
+	    .metric_id = e->ri[se->rule].metric != NULL ? e->ri[se->rule].metric->id : 0,
+	    .period = se->p,
+	    .transition = ALERT_NONE,
+	    .state = se->st,
+	    .severity_before = se->st.firing ? se->st.severity : SEV_OK,
+	    .value_before = se->st.value,
+	    .bound_before = se->st.bound,
+	    .tag = -1,
+	    .entry = entry,
+	};
+	return true;
+}
+
+/* Equal figures, NaN (no figure) equal to itself. */
+static bool
+same_figure(double a, double b)
+{
+	return a == b || (isnan(a) && isnan(b));
+}
+
 /* Step an episode by a judgement and record what happened. */
 static void
 step(struct engine *e, size_t rule, int unit_id, const struct period *p,
@@ -593,8 +626,15 @@ step(struct engine *e, size_t rule, int unit_id, const struct period *p,
 	value_before = se->st.value;
 	bound_before = se->st.bound;
 	t = alert_step(r, &se->st, j, prior);
-	if (t == ALERT_NONE)
+	if (t == ALERT_NONE) {
+		if (se->st.firing &&
+		    (!same_figure(se->st.value, value_before) || !same_figure(se->st.bound, bound_before))) {
+			out->refreshed = grow(out->refreshed, &out->refcap, out->nrefreshed,
+			    sizeof *out->refreshed);
+			out->refreshed[out->nrefreshed++] = (size_t)(se - e->states);
+		}
 		return;
+	}
 	out->events = grow(out->events, &out->evcap, out->nevents, sizeof *out->events);
 	out->events[out->nevents++] = (struct engine_event){
 	    .rule = rule,

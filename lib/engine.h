@@ -97,6 +97,15 @@ struct engine_out {
 	size_t nevents, evcap;
 	struct engine_figure *figures;
 	size_t nfigures, figcap;
+	/*
+	 * Episodes still firing whose value or bound moved without a
+	 * transition (a correction from 58 to 60 pupils, both a warning): their
+	 * state entries, in the order seen, possibly repeated. They are no
+	 * events (nobody is told), but the stored alert should show the figure
+	 * in force: engine_entry reads the current state.
+	 */
+	size_t *refreshed;
+	size_t nrefreshed, refcap;
 };
 
 void engine_out_reset(struct engine_out *o);
@@ -173,6 +182,13 @@ size_t engine_load_state(struct engine *e, const char *rule_id, int unit_id,
 /* The stored alert id of an entry (0: not stored yet) and setting it. */
 int64_t engine_alert_id(const struct engine *e, size_t entry);
 void engine_set_alert_id(struct engine *e, size_t entry, int64_t alert_id);
+
+/*
+ * The episode of state entry as it stands now, shaped as an event with
+ * transition ALERT_NONE (rule, unit, metric, period, state; severity_before
+ * the severity in force; tag -1). false if there is no such entry.
+ */
+bool engine_entry(const struct engine *e, size_t entry, struct engine_event *out);
 
 /*
  * Judge everything held (start-up, after engine_rebind or a rules change):

@@ -455,6 +455,80 @@ Test(engine, school_threshold_revision_order)
 	cr_expect_eq(firing_count(), 0);
 }
 
+/* The current state of the one refreshed episode of out. */
+static struct engine_event
+refreshed_one(void)
+{
+	struct engine_event e;
+
+	cr_assert_eq(out.nrefreshed, 1, "%zu refreshed, want 1", out.nrefreshed);
+	cr_assert(engine_entry(eng, out.refreshed[0], &e));
+	return e;
+}
+
+Test(engine, firing_value_moves_without_an_event)
+{
+	struct engine_event e;
+
+	start("[" CLASS_RULE "]", NULL);
+	apply1(val(101, M_CLASS, "2021", 58, 1), "2021-10-01");
+	expect_events(1);
+	check_event("class_size.school", 101, "2021", ALERT_FIRED, SEV_WARNING, 58, 56);
+	cr_expect_eq(out.nrefreshed, 0, "a transition is not also a refresh");
+
+	/* 58 to 60 pupils: still a warning, nobody is told, the figure moves. */
+	apply1(val(101, M_CLASS, "2021", 60, 2), "2021-10-01");
+	expect_events(0);
+	e = refreshed_one();
+	cr_expect_eq(e.rule, rix("class_size.school"));
+	cr_expect_eq(e.unit_id, 101);
+	cr_expect_eq(e.metric_id, M_CLASS);
+	cr_expect_eq(e.period.start, per("2021").start);
+	cr_expect_eq(e.transition, ALERT_NONE);
+	cr_expect(e.state.firing);
+	cr_expect_eq(e.state.severity, SEV_WARNING);
+	cr_expect(e.state.value == 60 && e.state.bound == 56, "%g/%g", e.state.value,
+	    e.state.bound);
+	cr_expect_eq(e.severity_before, SEV_WARNING);
+	cr_expect_eq(e.tag, -1);
+
+	/* The same figure again: nothing moved. */
+	apply1(val(101, M_CLASS, "2021", 60, 2), "2021-10-01");
+	expect_events(0);
+	cr_expect_eq(out.nrefreshed, 0);
+	apply1(val(101, M_CLASS, "2021", 60, 3), "2021-10-01");
+	cr_expect_eq(out.nrefreshed, 0, "a new revision with the same figure");
+
+	/* Moves in one batch are listed per move; the state is the last. */
+	{
+		struct engine_obs two[] = {val(101, M_CLASS, "2021", 61, 4),
+		    val(101, M_CLASS, "2021", 62, 5)};
+
+		apply(two, 2, "2021-10-01");
+		expect_events(0);
+		cr_assert_geq(out.nrefreshed, 1);
+		for (size_t i = 0; i < out.nrefreshed; i++) {
+			cr_assert(engine_entry(eng, out.refreshed[i], &e));
+			cr_expect_eq(e.state.value, 62);
+		}
+	}
+
+	/* A move across a band is an event, not a refresh. */
+	apply1(val(101, M_CLASS, "2021", 70, 6), "2021-10-01");
+	expect_events(1);
+	check_event("class_size.school", 101, "2021", ALERT_ESCALATED, SEV_CRITICAL, 70, 66);
+	cr_expect_eq(out.nrefreshed, 0);
+
+	/* Below the alert, nothing firing, nothing refreshed. */
+	apply1(val(101, M_CLASS, "2021", 40, 7), "2021-10-01");
+	expect_events(1);
+	cr_expect_eq(out.nrefreshed, 0);
+	apply1(val(101, M_CLASS, "2021", 41, 8), "2021-10-01");
+	expect_events(0);
+	cr_expect_eq(out.nrefreshed, 0, "a resolved episode is not refreshed");
+	cr_expect_not(engine_entry(eng, (size_t)-1, &e), "no such entry");
+}
+
 Test(engine, school_threshold_population)
 {
 	/* Filters: urban public junior schools only; the metric is reported by
@@ -584,6 +658,25 @@ Test(engine, district_weighted_and_provisional)
 	apply1(rate(103, M_PROG, "2021", 0, 100, 1), "2021-10-01");
 	expect_events(0);
 	cr_expect_eq(out.nfigures, 0);
+}
+
+/* A district rate moves with each school's correction while it stays in breach. */
+Test(engine, firing_aggregate_is_refreshed)
+{
+	struct engine_event e;
+
+	start("[" PROG_PUBLIC "]", NULL);
+	apply1(rate(101, M_PROG, "2021", 80, 100, 1), "2021-10-01");
+	apply1(rate(102, M_PROG, "2021", 10, 10, 1), "2021-10-01");
+	expect_events(1);
+	check_event("prog.district.public", D1, "2021", ALERT_FIRED, SEV_WARNING, 90.0 / 110.0,
+	    0.9);
+	apply1(rate(101, M_PROG, "2021", 85, 100, 2), "2021-10-01");
+	expect_events(0);
+	e = refreshed_one();
+	cr_expect_eq(e.unit_id, D1);
+	cr_expect(e.state.firing);
+	cr_expect(e.state.value == 95.0 / 110.0, "%.17g", e.state.value);
 }
 
 Test(engine, district_completeness_share)

@@ -627,6 +627,46 @@ Test(delivery, reminders_until_acknowledged)
 	receiver_stop(r);
 }
 
+/*
+ * Reminders go only to alerts some channel carries, and count from the last
+ * event: a firing figure refreshed by corrections (which moves the alert's
+ * updated_at and tells nobody) does not put them off.
+ */
+Test(delivery, reminders_follow_coverage_and_the_last_event)
+{
+	struct receiver *r = receiver_start();
+	char *url = receiver_url(r, "/crit");
+	char sql[256];
+	long id, reminders = 0;
+	int pupils = 66;
+	int64_t end;
+
+	start("--remind-interval 2");
+	add_channel("320703", "webhook", "crit", url, SECRET, "critical", false, 60);
+	id = class_size(56); /* a warning: no channel carries it */
+	cr_assert_gt(id, 0);
+	tl_sleep_ms(4000);
+	cr_expect_eq(qlong("SELECT count(*) FROM edumon.alert_event WHERE alert_id = %ld"
+			   " AND kind = 'reminder'", id), 0, "no reminder nobody would receive");
+
+	cr_assert_eq(class_size(pupils), id, "escalated to critical");
+	/* Corrections inside the critical band every 300 ms: refreshes, no events. */
+	end = now_ms() + 10000;
+	while (now_ms() < end && (reminders = qlong("SELECT count(*) FROM edumon.alert_event"
+						    " WHERE alert_id = %ld AND kind = 'reminder'", id)) == 0) {
+		cr_assert_eq(class_size(++pupils), 0, "a refresh is no event");
+		tl_sleep_ms(300);
+	}
+	cr_expect_geq(reminders, 1, "reminded 2 s after the escalation despite the refreshes");
+	cr_expect_eq(qlong("SELECT value FROM edumon.alert WHERE id = %ld", id), pupils,
+	    "the alert shows the figure in force");
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM edumon.notification WHERE alert_id = %ld"
+	    " AND kind = 'reminder' AND state = 'delivered'", id);
+	wait_count(sql, 1, 10000);
+	free(url);
+	receiver_stop(r);
+}
+
 /* A real Alertmanager: the alert appears in its API with edumon's labels
  * and Chinese annotations, and is no longer active once resolved. */
 Test(delivery, alertmanager_round_trip)
