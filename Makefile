@@ -70,7 +70,7 @@ $(BUILD)/edumond: $(BUILD)/cmd/edumond/main.o $(BUILD)/libedumon.a
 $(BUILD)/edumon: $(BUILD)/cmd/edumon/main.o $(BUILD)/libedumon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/edumon-bench: $(BUILD)/bench/loadgen.o $(BUILD)/libedumon.a
+$(BUILD)/edumon-bench: $(BUILD)/bench/loadgen.o $(BUILD)/bench/engine.o $(BUILD)/libedumon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Test-only helpers linked into every test binary: testlib (PostgreSQL, the

@@ -47,6 +47,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "bench.h"
 #include "catalog.h"
 #include "csv.h"
 #include "period.h"
@@ -184,8 +185,7 @@ die(const char *fmt, ...)
 }
 
 
-/* Read a whole file into a NUL-terminated buffer; NULL if it cannot be read. */
-static char *
+char *
 read_file(const char *path, size_t *lenp)
 {
 	FILE *f = fopen(path, "rb");
@@ -1337,6 +1337,8 @@ main(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "receive") == 0)
 		return receive_main();
+	if (argc >= 2 && strcmp(argv[1], "engine") == 0)
+		return engine_bench_main(argc - 1, argv + 1);
 	int opt, fy, fm;
 	struct rusage ru;
 

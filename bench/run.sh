@@ -16,7 +16,9 @@
 #      request was due); a correction-heavy run (every submission replaces
 #      20 existing rows);
 #   6. the daemon's /metrics deltas and VmHWM, and (--perf) a system-wide
-#      cpu-clock profile of the main run's load window.
+#      cpu-clock profile of the main run's load window;
+#   7. with the rules on, `edumon-bench engine --schools`: the rules engine
+#      alone, judging everything in one piece and in the alerter's steps.
 # Everything started here is stopped on exit, failure or interrupt. The last
 # line printed is "ratio: N% of COPY".
 #
@@ -388,6 +390,16 @@ if [ "$corrections" -gt 0 ]; then
 	wait "$snap_pid"
 	report_delta "$(cat "$tmp/snap.start")" "$(cat "$tmp/snap.end")" "$corrections"
 	psql_do edumon -At -c "SELECT 'observation_revision rows: ' || count(*) FROM edumon.observation_revision"
+fi
+
+# --- the rules engine alone --------------------------------------------------------
+# What the alerter does on the event loop when edumond starts and when the
+# registry changes, at this many schools: in one piece, and in the steps it
+# takes (the longest step is the longest the loop is held up).
+if [ "$alerts" = 1 ]; then
+	echo "== rules engine alone: edumon-bench engine $nschools"
+	(cd "$root" && "$BUILD/edumon-bench" engine "$nschools") || die "edumon-bench engine failed"
+	grep -E 'alerter: .*judged in' "$tmp/edumond.log" | sed 's/^/edumond: /' || true
 fi
 
 # --- memory, profile, summary ------------------------------------------------------

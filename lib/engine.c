@@ -497,14 +497,11 @@ engine_free(struct engine *e)
 void
 engine_rebind(struct engine *e, const struct registry *reg, const struct catalog *cat)
 {
-	e->reg = reg;
-	e->cat = cat;
-	bind_rules(e);
-	e->naggs = 0;
-	u2_clear(&e->agg_ix);
-	e->gen++;
-	for (size_t i = 0; i < e->nitems; i++)
-		aggs_update(e, e->items[i].slice, e->items[i].unit_id, NULL, &e->items[i], -1);
+	struct engine_pass p;
+
+	engine_pass_rebind(e, reg, cat, false, 0, &p);
+	while (!engine_pass_step(e, &p, SIZE_MAX, NULL))
+		;
 }
 
 bool
@@ -1273,56 +1270,174 @@ tick_quota(struct engine *e, size_t rule, int32_t from, int32_t to, struct engin
 	}
 }
 
+/* The clock checks of rule r over [from, to] (missing reports, quotas). */
+static void
+tick_rule(struct engine *e, size_t r, int32_t from, int32_t to, struct engine_out *out)
+{
+	const struct rule *rule = &e->rules->rules[r];
+
+	if (e->ri[r].metric == NULL)
+		return;
+	if (rule->kind == RULE_MISSING && !e->ri[r].aggregate)
+		tick_missing(e, r, from, to, out);
+	else if (rule->kind == RULE_QUOTA)
+		tick_quota(e, r, from, to, out);
+}
+
+/* Aggregate a, if its deadline is in [from, to]: no longer provisional. */
+static void
+tick_deadline(struct engine *e, size_t a, int32_t from, int32_t to, struct engine_out *out)
+{
+	const struct rule *rule = &e->rules->rules[e->aggs[a].rule];
+	int32_t dl = missing_deadline(&e->slices[e->aggs[a].slice].p, rule->grace_days);
+
+	if (rule->kind != RULE_QUOTA && dl >= from && dl <= to)
+		judge_aggregate(e, &e->aggs[a], to, out);
+}
+
 void
 engine_tick(struct engine *e, int32_t from, int32_t to, struct engine_out *out)
 {
 	if (from > to)
 		return;
 	clamp_range(&from, to);
-	for (size_t r = 0; r < e->rules->nrules; r++) {
-		const struct rule *rule = &e->rules->rules[r];
-
-		if (e->ri[r].metric == NULL)
-			continue;
-		if (rule->kind == RULE_MISSING && !e->ri[r].aggregate)
-			tick_missing(e, r, from, to, out);
-		else if (rule->kind == RULE_QUOTA)
-			tick_quota(e, r, from, to, out);
-	}
-	/* Aggregates whose deadline came: no longer provisional. */
-	for (size_t a = 0; a < e->naggs; a++) {
-		const struct rule *rule = &e->rules->rules[e->aggs[a].rule];
-		int32_t dl = missing_deadline(&e->slices[e->aggs[a].slice].p, rule->grace_days);
-
-		if (rule->kind != RULE_QUOTA && dl >= from && dl <= to)
-			judge_aggregate(e, &e->aggs[a], to, out);
-	}
+	for (size_t r = 0; r < e->rules->nrules; r++)
+		tick_rule(e, r, from, to, out);
+	for (size_t a = 0; a < e->naggs; a++)
+		tick_deadline(e, a, from, to, out);
 }
 
-static void resolve_orphans(struct engine *e, struct engine_out *out);
+static void resolve_orphan(struct engine *e, size_t i, struct engine_out *out);
 
 void
 engine_evaluate_all(struct engine *e, int32_t today, struct engine_out *out)
 {
+	struct engine_pass p;
+
+	engine_pass_evaluate(e, today, &p);
+	while (!engine_pass_step(e, &p, SIZE_MAX, out))
+		;
+}
+
+/* ---- passes ---- */
+
+enum {
+	PASS_REBUILD, /* aggregates from the figures held (rebind) */
+	PASS_ITEMS,   /* school rules, per figure */
+	PASS_AGGS,    /* aggregate rules */
+	PASS_TICK,    /* today's clock checks, a rule a step */
+	PASS_DEADLINES, /* ... and the aggregates whose deadline is today */
+	PASS_ORPHANS, /* episodes nobody is concerned by any more */
+	PASS_DONE
+};
+
+void
+engine_pass_rebind(struct engine *e, const struct registry *reg, const struct catalog *cat,
+    bool judge, int32_t today, struct engine_pass *p)
+{
+	e->reg = reg;
+	e->cat = cat;
+	bind_rules(e);
+	e->naggs = 0;
+	u2_clear(&e->agg_ix);
 	e->gen++;
-	for (size_t i = 0; i < e->nitems; i++) {
-		const struct item it = e->items[i];
-		const struct slice *s = &e->slices[it.slice];
-		const struct unit *u = registry_by_id(e->reg, it.unit_id);
+	*p = (struct engine_pass){.phase = PASS_REBUILD, .today = today, .judge = judge};
+}
 
-		for (size_t r = 0; r < e->rules->nrules; r++) {
-			const struct rule *rule = &e->rules->rules[r];
+void
+engine_pass_evaluate(struct engine *e, int32_t today, struct engine_pass *p)
+{
+	e->gen++;
+	*p = (struct engine_pass){.phase = PASS_ITEMS, .today = today, .judge = true};
+}
 
-			if (e->ri[r].aggregate || !rule_on_metric(e, r, s->metric_id) ||
-			    !in_population(rule, e->ri[r].metric, u))
-				continue;
-			judge_school(e, r, it.unit_id, &e->slices[it.slice].p, today, -1, out);
+/* Judge the school rules on one held figure. */
+static void
+judge_item(struct engine *e, size_t i, int32_t today, struct engine_out *out)
+{
+	const struct item it = e->items[i];
+	const struct slice *s = &e->slices[it.slice];
+	const struct unit *u = registry_by_id(e->reg, it.unit_id);
+
+	for (size_t r = 0; r < e->rules->nrules; r++) {
+		const struct rule *rule = &e->rules->rules[r];
+
+		if (e->ri[r].aggregate || !rule_on_metric(e, r, s->metric_id) ||
+		    !in_population(rule, e->ri[r].metric, u))
+			continue;
+		judge_school(e, r, it.unit_id, &e->slices[it.slice].p, today, -1, out);
+	}
+}
+
+bool
+engine_pass_step(struct engine *e, struct engine_pass *p, size_t budget, struct engine_out *out)
+{
+	size_t done = 0;
+
+	if (budget == 0)
+		budget = 1;
+	while (p->phase != PASS_DONE && done < budget) {
+		switch (p->phase) {
+		case PASS_REBUILD:
+			for (; p->i < e->nitems && done < budget; p->i++, done++)
+				aggs_update(e, e->items[p->i].slice, e->items[p->i].unit_id, NULL,
+				    &e->items[p->i], -1);
+			if (p->i == e->nitems) {
+				p->i = 0;
+				p->phase = p->judge ? PASS_ITEMS : PASS_DONE;
+				if (p->judge)
+					e->gen++;
+			}
+			break;
+		case PASS_ITEMS:
+			for (; p->i < e->nitems && done < budget; p->i++, done++)
+				judge_item(e, p->i, p->today, out);
+			if (p->i == e->nitems) {
+				p->i = 0;
+				p->phase = PASS_AGGS;
+			}
+			break;
+		case PASS_AGGS:
+			for (; p->i < e->naggs && done < budget; p->i++, done++)
+				judge_aggregate(e, &e->aggs[p->i], p->today, out);
+			if (p->i == e->naggs) {
+				p->i = 0;
+				p->phase = PASS_TICK;
+			}
+			break;
+		case PASS_TICK:
+			/* A rule's checks visit every school it concerns: a step of
+			 * their own, not added to one that did other work. */
+			if (p->i < e->rules->nrules && done > 0)
+				return false;
+			if (p->i < e->rules->nrules) {
+				tick_rule(e, p->i++, p->today, p->today, out);
+				done = budget;
+			}
+			if (p->i == e->rules->nrules) {
+				p->i = 0;
+				p->phase = PASS_DEADLINES;
+			}
+			break;
+		case PASS_DEADLINES:
+			for (; p->i < e->naggs && done < budget; p->i++, done++)
+				tick_deadline(e, p->i, p->today, p->today, out);
+			if (p->i == e->naggs) {
+				p->i = 0;
+				p->phase = PASS_ORPHANS;
+			}
+			break;
+		case PASS_ORPHANS:
+			for (; p->i < e->nstates && done < budget; p->i++, done++)
+				resolve_orphan(e, p->i, out);
+			if (p->i == e->nstates) {
+				p->i = 0;
+				p->phase = PASS_DONE;
+			}
+			break;
 		}
 	}
-	for (size_t a = 0; a < e->naggs; a++)
-		judge_aggregate(e, &e->aggs[a], today, out);
-	engine_tick(e, today, today, out);
-	resolve_orphans(e, out);
+	return p->phase == PASS_DONE;
 }
 
 /*
@@ -1331,30 +1446,28 @@ engine_evaluate_all(struct engine *e, int32_t today, struct engine_out *out)
  * resolve: nobody is in breach any more. The value is the last judged.
  */
 static void
-resolve_orphans(struct engine *e, struct engine_out *out)
+resolve_orphan(struct engine *e, size_t i, struct engine_out *out)
 {
-	for (size_t i = 0; i < e->nstates; i++) {
-		struct stent *se = &e->states[i];
-		const struct rule *r = &e->rules->rules[se->rule];
-		const struct metric *m = e->ri[se->rule].metric;
-		const struct unit *u = registry_by_id(e->reg, se->unit_id);
-		struct judgement j = {true, SEV_OK, se->st.value, se->st.bound, OP_LT};
-		bool gone;
-		struct period p;
+	struct stent *se = &e->states[i];
+	const struct rule *r = &e->rules->rules[se->rule];
+	const struct metric *m = e->ri[se->rule].metric;
+	const struct unit *u = registry_by_id(e->reg, se->unit_id);
+	struct judgement j = {true, SEV_OK, se->st.value, se->st.bound, OP_LT};
+	bool gone;
+	struct period p;
 
-		if (!se->st.firing)
-			continue;
-		if (m == NULL)
-			gone = true;
-		else if (e->ri[se->rule].aggregate)
-			gone = expected_of(e, se->rule, se->unit_id) == 0;
-		else
-			gone = !in_population(r, m, u);
-		if (!gone)
-			continue;
-		p = se->p;
-		step(e, se->rule, se->unit_id, &p, &j, 0, -1, out);
-	}
+	if (!se->st.firing)
+		return;
+	if (m == NULL)
+		gone = true;
+	else if (e->ri[se->rule].aggregate)
+		gone = expected_of(e, se->rule, se->unit_id) == 0;
+	else
+		gone = !in_population(r, m, u);
+	if (!gone)
+		return;
+	p = se->p;
+	step(e, se->rule, se->unit_id, &p, &j, 0, -1, out);
 }
 
 /* ---- introspection ---- */

@@ -201,6 +201,38 @@ bool engine_entry(const struct engine *e, size_t entry, struct engine_event *out
 void engine_evaluate_all(struct engine *e, int32_t today, struct engine_out *out);
 
 /*
+ * engine_rebind and engine_evaluate_all in steps, so that a caller on an
+ * event loop can serve others between them: at 20,000 schools judging
+ * everything takes long enough to stall a loop (bench/README.md, "Judging
+ * everything"). A pass is begun, then stepped until engine_pass_step
+ * returns true; each step does about budget units of work (a unit's
+ * figure, an aggregate, an episode; engine_tick over today is one step of
+ * its own). Between the begin and the last step the engine must be given
+ * nothing else (no apply, load, tick, rebind or forget). Stepping a pass to
+ * the end gives the same events, in the same order, as the functions
+ * above; a pass that is abandoned leaves the engine to be freed.
+ */
+struct engine_pass {
+	int phase;
+	size_t i;
+	int32_t today;
+	bool judge; /* evaluate after rebuilding */
+};
+
+/*
+ * Begin engine_rebind (registry and catalog are in force at once; the
+ * aggregates are rebuilt by the steps), followed, when judge is true, by
+ * engine_evaluate_all for today.
+ */
+void engine_pass_rebind(struct engine *e, const struct registry *reg, const struct catalog *cat,
+    bool judge, int32_t today, struct engine_pass *p);
+/* Begin engine_evaluate_all for today. */
+void engine_pass_evaluate(struct engine *e, int32_t today, struct engine_pass *p);
+/* Do about budget units of the pass (at least one); true when it is over. */
+bool engine_pass_step(struct engine *e, struct engine_pass *p, size_t budget,
+    struct engine_out *out);
+
+/*
  * The slices engine_tick(from, to) needs that the engine does not have.
  */
 size_t engine_tick_wants(const struct engine *e, int32_t from, int32_t to,

@@ -1689,3 +1689,120 @@ Test(engine, calendars_per_district)
 	expect_events(1);
 	check_event("sick.missing", 212, "2022-04-04", ALERT_FIRED, SEV_WARNING, 1, 0);
 }
+
+/* ---- passes in steps ---- */
+
+/* Everything a pass can meet: school, aggregate, dispersion, quota and
+ * missing rules. */
+static const char pass_rules[] = "[" CLASS_RULE "," PROG_PUBLIC "," SESS_QUOTA "," SICK_MISSING
+    "," RULE("e.any", "dispersion", "equip_value", "district", ", 'limit': 0.5") "]";
+
+/* Random figures for every school and metric of 2021 (and its months and
+ * a few days), the same for every seed. */
+static size_t
+pass_data(uint64_t seed, struct engine_obs *obs, size_t cap)
+{
+	size_t n = 0;
+
+	rng_state = seed;
+	for (size_t i = 0; i < ARRAY_LEN(tunits) && n + 8 <= cap; i++) {
+		int u = tunits[i].id;
+
+		if (tunits[i].kind != UNIT_SCHOOL)
+			continue;
+		obs[n++] = val(u, M_CLASS, "2021", 40 + rng_below(40), 1);
+		obs[n++] = rate(u, M_PROG, "2021", 80 + rng_below(21), 100, 1);
+		obs[n++] = val(u, M_EQUIP, "2021", 100 + rng_below(900), 1);
+		if (rng_below(2))
+			obs[n++] = val(u, M_SESS, "2021-03", rng_below(3), 1);
+		if (rng_below(2))
+			obs[n++] = rate(u, M_SICK, "2021-09-06", rng_below(5), 100, 1);
+	}
+	return n;
+}
+
+/* Events and figures as comparable text. */
+static char *
+out_text(const struct engine_out *o)
+{
+	struct buf b;
+
+	buf_init(&b);
+	for (size_t i = 0; i < o->nevents; i++) {
+		const struct engine_event *ev = &o->events[i];
+		char ps[PERIOD_STR_MAX];
+
+		buf_printf(&b, "E %s %d %s %s %s %.17g %.17g\n", rs->rules[ev->rule].id, ev->unit_id,
+		    period_format(&ev->period, ps, sizeof ps), alert_transition_name(ev->transition),
+		    severity_name(ev->state.severity), ev->state.value, ev->state.bound);
+	}
+	for (size_t i = 0; i < o->nfigures; i++) {
+		const struct engine_figure *f = &o->figures[i];
+
+		buf_printf(&b, "F %s %d %.17g %lld/%lld %lld of %lld %d\n", rs->rules[f->rule].id,
+		    f->unit_id, f->value, (long long)f->num, (long long)f->den,
+		    (long long)f->reported, (long long)f->expected, f->judged);
+	}
+	return b.data != NULL ? b.data : xstrdup("");
+}
+
+/*
+ * A rebind and a judgement of everything, stepped with small budgets, give
+ * exactly what the functions that run to the end give: the same events and
+ * figures in the same order, and the same engine afterwards.
+ */
+Test(engine, passes_in_steps_equal_the_whole)
+{
+	static const size_t budgets[] = {1, 2, 3, 7, 64};
+	struct engine_obs obs[256];
+	size_t n;
+	char *want, *got;
+	struct engine_out o2 = {0};
+
+	start(pass_rules, NULL);
+	for (uint64_t seed = 1; seed <= 4; seed++) {
+		n = pass_data(seed * 0x9e3779b97f4a7c15ull, obs, ARRAY_LEN(obs));
+		for (size_t b = 0; b < ARRAY_LEN(budgets); b++) {
+			struct engine *whole = engine_new(rs, reg, cat, NULL), *stepped;
+			struct engine_pass p;
+			size_t steps = 0;
+
+			stepped = engine_new(rs, reg, cat, NULL);
+			engine_out_reset(&out);
+			engine_out_reset(&o2);
+			engine_apply(whole, obs, n, day("2021-10-01"), &out);
+			engine_apply(stepped, obs, n, day("2021-10-01"), &o2);
+			cr_assert_eq(out.nevents, o2.nevents);
+
+			/* 101 closes: a rebind, then everything judged again. */
+			if (reg2 == NULL)
+				reg2 = make_registry(101);
+			engine_out_reset(&out);
+			engine_out_reset(&o2);
+			engine_rebind(whole, reg2, cat);
+			engine_evaluate_all(whole, day("2022-01-03"), &out);
+			engine_pass_rebind(stepped, reg2, cat, true, day("2022-01-03"), &p);
+			while (!engine_pass_step(stepped, &p, budgets[b], &o2))
+				steps++;
+			if (budgets[b] == 1)
+				cr_expect_gt(steps, n, "budget 1 takes a step per figure at least");
+			want = out_text(&out);
+			got = out_text(&o2);
+			cr_expect_str_eq(got, want, "seed %llu, budget %zu", (unsigned long long)seed,
+			    budgets[b]);
+			cr_expect(out.nevents > 0, "the closed school's alerts resolve, at least");
+			free(want);
+			free(got);
+
+			/* And again, with nothing changed: nothing happens, in steps too. */
+			engine_out_reset(&o2);
+			engine_pass_evaluate(stepped, day("2022-01-03"), &p);
+			while (!engine_pass_step(stepped, &p, budgets[b], &o2))
+				;
+			cr_expect_eq(o2.nevents, 0);
+			engine_free(whole);
+			engine_free(stepped);
+		}
+	}
+	engine_out_free(&o2);
+}
