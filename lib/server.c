@@ -20,6 +20,7 @@
 #include "conns.h"
 #include "directory.h"
 #include "log.h"
+#include "looplag.h"
 #include "migrations.h"
 #include "payload.h"
 #include "ratelimit.h"
@@ -43,6 +44,7 @@ struct server {
 	struct rulesd *rules;
 	struct alerter *alerter;
 	struct dispatch *dispatch;
+	struct looplag *looplag;
 	struct alertapi *alerts;
 	struct silenceapi *silences;
 	struct stream *streams;
@@ -251,6 +253,8 @@ handle_metrics(struct server *s, struct evhttp_request *req, const char *route)
 	stream_gauges(s->streams, &g);
 	buf_init(&b);
 	stats_render(s->stats, &g, &b);
+	if (s->looplag != NULL)
+		looplag_render(s->looplag, &b);
 	reply(s, req, route, now_usec(), 200, "text/plain; version=0.0.4; charset=utf-8", b.data,
 	    b.len);
 	buf_free(&b);
@@ -977,6 +981,12 @@ void
 server_set_dispatch(struct server *s, struct dispatch *p)
 {
 	s->dispatch = p;
+}
+
+void
+server_set_looplag(struct server *s, struct looplag *l)
+{
+	s->looplag = l;
 }
 
 void

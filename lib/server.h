@@ -48,6 +48,9 @@ void server_set_alerter(struct server *s, struct alerter *a);
 /* The notification dispatcher, for /metrics (NULL: delivery is off). */
 struct dispatch;
 void server_set_dispatch(struct server *s, struct dispatch *p);
+/* The event loop probe, for /metrics (lib/looplag.h; not owned, may be unset). */
+struct looplag;
+void server_set_looplag(struct server *s, struct looplag *l);
 struct rulesd;
 /* The rule set in force, shown in /readyz and /metrics (may be unset). */
 void server_set_rules(struct server *s, struct rulesd *r);

@@ -435,6 +435,28 @@ Test(ingest, metrics_endpoint_counts)
 	tl_resp_free(&r);
 }
 
+/* The event loop probe (lib/looplag.h) runs from the start, every 100 ms. */
+Test(ingest, metrics_loop_lag)
+{
+	struct tl_resp r;
+	long n = 0;
+
+	/* Three periods; more only if the machine is slow (valgrind). */
+	tl_sleep_ms(300);
+	for (int i = 0; i < 50 && (n = tl_metric(E.port, "edumon_loop_lag_seconds_count")) <= 0;
+	     i++)
+		tl_sleep_ms(100);
+	cr_expect_gt(n, 0, "the probe has fired");
+	cr_assert_eq(tl_http(E.port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+	cr_expect(strstr(r.body, "\n# HELP edumon_loop_lag_seconds ") != NULL, "%s", r.body);
+	cr_expect(strstr(r.body, "\n# TYPE edumon_loop_lag_seconds histogram\n") != NULL);
+	cr_expect(strstr(r.body, "\n# HELP edumon_loop_lag_max_seconds ") != NULL);
+	cr_expect(strstr(r.body, "\n# TYPE edumon_loop_lag_max_seconds gauge\n") != NULL);
+	cr_expect_eq(tl_metric_value(r.body, "edumon_loop_lag_seconds_bucket{le=\"+Inf\"}"),
+	    tl_metric_value(r.body, "edumon_loop_lag_seconds_count"));
+	tl_resp_free(&r);
+}
+
 static void
 setup_small_body(void)
 {
