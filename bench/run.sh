@@ -392,6 +392,14 @@ if [ "$corrections" -gt 0 ]; then
 	psql_do edumon -At -c "SELECT 'observation_revision rows: ' || count(*) FROM edumon.observation_revision"
 fi
 
+# --- the event loop: how long it was held up, over the whole run -------------------
+lag_line=$(curl -fsS "$url/metrics" | awk '
+	$1 == "edumon_loop_lag_seconds_bucket{le=\"0.1\"}" { b = $2 }
+	$1 == "edumon_loop_lag_seconds_count" { n = $2 }
+	$1 == "edumon_loop_lag_max_seconds" { m = $2 }
+	END { printf "%d probes, %d late by more than 100 ms, the most %.3f s late\n", n, n - b, m }')
+echo "== edumond event loop: $lag_line"
+
 # --- the rules engine alone --------------------------------------------------------
 # What the alerter does on the event loop when edumond starts and when the
 # registry changes, at this many schools: in one piece, and in the steps it
@@ -442,4 +450,5 @@ if [ -f "$tmp/delivery.out" ]; then
 	sed -n 's/^received:/receiver:/p' "$tmp/recv.out"
 fi
 echo "edumond VmHWM: $hwm"
+echo "edumond event loop: $lag_line"
 grep '^ratio:' "$tmp/main.out" || die "no ratio: the main run failed"
