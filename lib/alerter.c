@@ -901,8 +901,6 @@ slices_done_cb(const struct pgc_outcome *out, void *arg)
 
 /* ---- build ---- */
 
-/* Say loudly when a calendar does not cover today: under it no daily
- * report is expected, so missing reports go unnoticed. */
 /*
  * Units of engine work per step of a pass (engine_pass_step): a few
  * milliseconds at 20,000 schools (bench/README.md, "Judging everything").
@@ -946,7 +944,7 @@ run_pass(struct alerter *a, void (*next)(struct alerter *))
 	evtimer_add(a->step_ev, &now);
 }
 
-/* "in 0.412 s, 73 steps, the longest 8.1 ms" */
+/* Log what a pass did: its changes, its time, its steps and the longest. */
 static void
 pass_log(const struct alerter *a, const char *what, size_t changes)
 {
@@ -955,6 +953,8 @@ pass_log(const struct alerter *a, const char *what, size_t changes)
 	    (double)a->pass_longest / 1e3);
 }
 
+/* Say loudly when a calendar does not cover today: under it no daily
+ * report is expected, so missing reports go unnoticed. */
 static void
 warn_calendars(const struct alerter *a, int32_t t)
 {
