@@ -349,37 +349,36 @@ run_cli(const char *conninfo, const char *args)
 	free(out);
 }
 
-char *
-tl_db_create(const char *prefix)
+/* Run sql on c; fail the test unless it succeeds. */
+static void
+admin_exec(PGconn *c, const char *sql)
 {
-	PGconn *c;
-	PGresult *r;
-	struct buf name;
-	char *admin, *id, *sql, *ci, *msg;
-	const char *p;
-	int tries;
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
 
-	buf_init(&name);
-	for (p = prefix; *p != '\0' && name.len < 40; p++) {
-		unsigned char ch = (unsigned char)*p;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		char *msg = xstrdup(PQresultErrorMessage(r));
 
-		buf_putc(&name, isalnum(ch) ? (char)tolower(ch) : '_');
+		PQclear(r);
+		PQfinish(c);
+		cr_assert_fail("%s: %s", sql, msg);
 	}
-	if (name.len == 0 || isdigit((unsigned char)name.data[0]))
-		buf_puts(&name, "db");
-	buf_printf(&name, "_%ld_%u", (long)getpid(), ++db_counter);
+	PQclear(r);
+}
 
-	admin = tl_pg_conninfo_admin();
-	c = tl_db_connect(admin);
-	id = PQescapeIdentifier(c, name.data, name.len);
-	cr_assert_not_null(id, "PQescapeIdentifier: %s", PQerrorMessage(c));
-	sql = xasprintf("CREATE DATABASE %s", id);
-	PQfreemem(id);
-	/*
-	 * CREATE DATABASE copies template1 and refuses while another session
-	 * is connected to it; parallel tests can briefly be that session.
-	 */
-	for (tries = 0;; tries++) {
+/*
+ * admin_exec for CREATE or ALTER DATABASE, which refuse while another
+ * session is connected to the database they copy or rename; parallel tests
+ * can briefly be that session (template1), and a client that just exited
+ * leaves its backend for a moment. So try again for a while.
+ */
+static void
+admin_exec_db(PGconn *c, const char *sql)
+{
+	PGresult *r;
+	char *msg;
+
+	for (int tries = 0;; tries++) {
 		r = PQexec(c, sql);
 		if (PQresultStatus(r) == PGRES_COMMAND_OK)
 			break;
@@ -394,15 +393,112 @@ tl_db_create(const char *prefix)
 		cr_assert_fail("%s: %s", sql, msg);
 	}
 	PQclear(r);
-	PQfinish(c);
-	free(sql);
-	free(admin);
+}
 
+/* CREATE DATABASE name [TEMPLATE template]. */
+static void
+create_database(PGconn *c, const char *name, const char *template)
+{
+	char *id = PQescapeIdentifier(c, name, strlen(name)), *tid = NULL, *sql;
+
+	cr_assert_not_null(id, "PQescapeIdentifier: %s", PQerrorMessage(c));
+	if (template != NULL) {
+		tid = PQescapeIdentifier(c, template, strlen(template));
+		cr_assert_not_null(tid, "PQescapeIdentifier: %s", PQerrorMessage(c));
+	}
+	sql = xasprintf("CREATE DATABASE %s%s%s", id, tid != NULL ? " TEMPLATE " : "",
+	    tid != NULL ? tid : "");
+	PQfreemem(id);
+	PQfreemem(tid);
+	admin_exec_db(c, sql);
+	free(sql);
+}
+
+/* Size and modification time of path into h, or a mark that it is missing. */
+static uint64_t
+hash_file_stamp(uint64_t h, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return hash_mix64(h ^ 0x5bd1e995u);
+	h = hash_mix64(h ^ (uint64_t)st.st_size);
+	h = hash_mix64(h ^ (uint64_t)st.st_mtim.tv_sec);
+	return hash_mix64(h ^ (uint64_t)st.st_mtim.tv_nsec);
+}
+
+/*
+ * The database every tl_db_create copies: migrated, with the catalog and
+ * the demo registry, built once per cluster and per version of its inputs
+ * (the CLI, which embeds the migrations, and the two files). Copying it
+ * takes a third of the time of building each database anew, which adds
+ * up over some 200 integration tests and their sanitizer run. An advisory
+ * lock makes the first test build it while the others wait.
+ */
+static char *
+db_template(PGconn *c)
+{
+	char *bin = xasprintf("%s/edumon", tl_build_dir());
+	uint64_t h = hash_file_stamp(hash_file_stamp(hash_file_stamp(1, bin),
+	    "deploy/metrics.csv"), "deploy/demo/units.csv");
+	char *name = xasprintf("edumon_template_%016llx", (unsigned long long)h);
+	char *sql = xasprintf("SELECT 1 FROM pg_database WHERE datname = '%s'", name);
+	PGresult *r;
+	bool have;
+
+	free(bin);
+	admin_exec(c, "SELECT pg_advisory_lock(74510021)");
+	r = PQexec(c, sql);
+	have = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	PQclear(r);
+	free(sql);
+	if (!have) {
+		/* Built under another name and renamed when complete: a test
+		 * that died half-way leaves no half-built template behind. */
+		char *build = xasprintf("edumon_template_build_%ld", (long)getpid());
+		char *ci = conninfo_for(build);
+
+		create_database(c, build, NULL);
+		run_cli(ci, "migrate");
+		run_cli(ci, "catalog load deploy/metrics.csv");
+		run_cli(ci, "schools import deploy/demo/units.csv");
+		sql = xasprintf("ALTER DATABASE %s RENAME TO %s", build, name);
+		admin_exec_db(c, sql);
+		free(sql);
+		free(ci);
+		free(build);
+	}
+	admin_exec(c, "SELECT pg_advisory_unlock(74510021)");
+	return name;
+}
+
+char *
+tl_db_create(const char *prefix)
+{
+	PGconn *c;
+	struct buf name;
+	char *admin, *ci, *tmpl;
+	const char *p;
+
+	buf_init(&name);
+	for (p = prefix; *p != '\0' && name.len < 40; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		buf_putc(&name, isalnum(ch) ? (char)tolower(ch) : '_');
+	}
+	if (name.len == 0 || isdigit((unsigned char)name.data[0]))
+		buf_puts(&name, "db");
+	buf_printf(&name, "_%ld_%u", (long)getpid(), ++db_counter);
+
+	admin = tl_pg_conninfo_admin();
+	c = tl_db_connect(admin);
+	tmpl = db_template(c);
+	create_database(c, name.data, tmpl);
+	PQfinish(c);
+	free(tmpl);
+	free(admin);
 	ci = conninfo_for(name.data);
 	buf_free(&name);
-	run_cli(ci, "migrate");
-	run_cli(ci, "catalog load deploy/metrics.csv");
-	run_cli(ci, "schools import deploy/demo/units.csv");
 	return ci;
 }
 

@@ -41,10 +41,12 @@ char *tl_pg_conninfo_admin(void);
 
 /*
  * Create a database named <prefix>_<pid>_<counter> (prefix lower-cased,
- * other characters than [a-z0-9_] replaced by '_') and bring it up with the
+ * other characters than [a-z0-9_] replaced by '_') as brought up by the
  * real CLI: migrate, catalog load deploy/metrics.csv, schools import
- * deploy/demo/units.csv. Returns its conninfo; the caller frees it. Fails
- * the test on any error, with the CLI's output.
+ * deploy/demo/units.csv. The CLI builds that once per cluster (and per
+ * version of the CLI and the two files) into a template database, which
+ * every call copies. Returns its conninfo; the caller frees it. Fails the
+ * test on any error, with the CLI's output.
  */
 char *tl_db_create(const char *prefix);
 
