@@ -74,23 +74,33 @@ static const char sql_fanout[] =
 
 
 /*
- * Reminders: firing, unacknowledged alerts whose last event (fired,
- * escalated, a reminder...) is older than the interval, and that some
- * channel would carry. The last event, not updated_at: a firing figure
- * refreshed by corrections moves updated_at without telling anyone.
+ * Reminders, in two steps. First the candidates: firing, unacknowledged
+ * alerts whose last event (fired, escalated, a reminder...) is older than
+ * the interval, and that some channel would carry. The last event, not
+ * updated_at: a firing figure refreshed by corrections moves updated_at
+ * without telling anyone. Coverage is edumon.channel_units() (0007), one
+ * walk down from the channels rather than one up per alert. The search
+ * visits every long-firing alert each time, so it runs without the event
+ * lock; the insert then takes the lock (alertsql.h) for the candidates
+ * still firing and unacknowledged.
  */
-static const char sql_remind[] =
-    "INSERT INTO edumon.alert_event (alert_unit_id, alert_id, kind, severity, value, bound)"
-    " SELECT a.unit_id, a.id, 'reminder', a.severity, a.value, a.bound FROM edumon.alert a"
+static const char sql_remind_candidates[] =
+    "SELECT a.unit_id, a.id FROM edumon.alert a"
+    " JOIN edumon.channel_units() cu ON cu.unit_id = a.unit_id"
     " WHERE a.state = 'firing' AND a.acked_at IS NULL"
+    " AND " SEV_RANK("a.severity") " >= " SEV_RANK("cu.min_severity")
     " AND a.fired_at < now() - $1::bigint * interval '1 second'"
     " AND coalesce((SELECT e.at FROM edumon.alert_event e WHERE e.alert_unit_id = a.unit_id"
     " AND e.alert_id = a.id ORDER BY e.id DESC LIMIT 1), '-infinity')"
     " < now() - $1::bigint * interval '1 second'"
-    " AND EXISTS (SELECT 1 FROM edumon.channel c WHERE c.removed_at IS NULL"
-    " AND " SEV_RANK("a.severity") " >= " SEV_RANK("c.min_severity")
-    " AND edumon.channel_covers(c.unit_id, c.subunits, a.unit_id))"
     " ORDER BY a.id LIMIT " STR(REMIND_BATCH);
+
+static const char sql_remind[] =
+    "INSERT INTO edumon.alert_event (alert_unit_id, alert_id, kind, severity, value, bound)"
+    " SELECT a.unit_id, a.id, 'reminder', a.severity, a.value, a.bound"
+    " FROM unnest($1::int[], $2::bigint[]) AS k(unit_id, id)"
+    " JOIN edumon.alert a ON a.unit_id = k.unit_id AND a.id = k.id"
+    " WHERE a.state = 'firing' AND a.acked_at IS NULL ORDER BY a.id";
 
 static const char sql_drop_removed[] =
     "UPDATE edumon.notification SET state = 'failed', done_at = now(),"
@@ -153,6 +163,7 @@ static const char sql_am_firing[] =
 
 static const struct pgc_prepared prepared[] = {
     {"fanout", sql_fanout},
+    {"remind_candidates", sql_remind_candidates},
     {"remind", sql_remind},
     {"drop_removed", sql_drop_removed},
     {"channels", sql_channels},
@@ -906,6 +917,50 @@ list_channels(struct dispatch *p)
 }
 
 static void fanout(struct dispatch *p);
+static void remind_done_cb(const struct pgc_outcome *out, void *arg);
+
+/* The candidates are known: add their reminders under the event lock. */
+static void
+remind_candidates_cb(const struct pgc_outcome *out, void *arg)
+{
+	struct dispatch *p = arg;
+	struct buf units, ids;
+	const char *v[2];
+	struct pgc_stmt st[2];
+	PGresult *res;
+	int n;
+
+	if (p->closing)
+		return;
+	if (!out->ok) {
+		log_warn("dispatch: finding alerts to remind of failed: %s", out->error);
+		list_channels(p);
+		return;
+	}
+	res = out->results[0];
+	if ((n = PQntuples(res)) == 0) {
+		list_channels(p);
+		return;
+	}
+	buf_init(&units);
+	buf_init(&ids);
+	for (int i = 0; i < n; i++) {
+		buf_pg_array_sep(&units, (size_t)i);
+		buf_puts(&units, PQgetvalue(res, i, 0));
+		buf_pg_array_sep(&ids, (size_t)i);
+		buf_puts(&ids, PQgetvalue(res, i, 1));
+	}
+	buf_pg_array_end(&units, (size_t)n);
+	buf_pg_array_end(&ids, (size_t)n);
+	v[0] = units.data;
+	v[1] = ids.data;
+	st[0] = (struct pgc_stmt){NULL, ALERT_SQL_EVENT_LOCK, 0, NULL};
+	st[1] = (struct pgc_stmt){"remind", NULL, 2, v};
+	if (pgc_submit(p->pgc, st, 2, remind_done_cb, p) != 0)
+		cycle_done(p);
+	buf_free(&units);
+	buf_free(&ids);
+}
 
 static void
 remind_done_cb(const struct pgc_outcome *out, void *arg)
@@ -937,7 +992,7 @@ remind(struct dispatch *p)
 {
 	char secs[24];
 	const char *v[1] = {secs};
-	struct pgc_stmt st[2] = {{NULL, ALERT_SQL_EVENT_LOCK, 0, NULL}, {"remind", NULL, 1, v}};
+	struct pgc_stmt st = {"remind_candidates", NULL, 1, v};
 	long every = p->cfg.remind_interval_s / 10;
 
 	if (every < 1)
@@ -946,7 +1001,7 @@ remind(struct dispatch *p)
 		every = 60;
 	p->remind_next_ms = wall_ms() + every * 1000;
 	snprintf(secs, sizeof secs, "%ld", p->cfg.remind_interval_s);
-	if (pgc_submit(p->pgc, st, 2, remind_done_cb, p) != 0)
+	if (pgc_submit(p->pgc, &st, 1, remind_candidates_cb, p) != 0)
 		cycle_done(p);
 }
 

@@ -532,3 +532,50 @@ Test(channels, notifications_list)
 	expect_refusal("notifications list --limit 0", 2, "--limit \"0\"");
 	expect_refusal("notifications list --channel x", 2, "--channel \"x\"");
 }
+
+/*
+ * edumon.channel_units() (the reminders' coverage, walking down from every
+ * channel) says of every unit what edumon.channel_covers() (delivery's,
+ * walking up from one unit) says: channels at every level of the demo
+ * registry, with and without subunits, at several minimum severities.
+ */
+Test(channels, channel_units_agree_with_channel_covers)
+{
+	static const struct {
+		const char *unit, *severity;
+		bool subunits;
+	} chans[] = {
+	    {"32", "critical", false},        /* the province: itself only */
+	    {"3207", "warning", false},       /* a city: itself and non-offices under it */
+	    {"3207", "critical", true},       /* ... and everything under it */
+	    {"320703", "info", false},        /* a district and its schools */
+	    {"2132070301", "warning", false}, /* one school */
+	};
+	char sql[512];
+	long carried;
+
+	for (size_t i = 0; i < sizeof chans / sizeof chans[0]; i++) {
+		snprintf(sql, sizeof sql,
+		    "INSERT INTO edumon.channel (unit_id, kind, name, url, min_severity, subunits,"
+		    " rate_per_min, start_event_id, created_by)"
+		    " SELECT id, 'webhook', 'c%zu', 'https://example.org/hook', '%s', %s, 0, 0, 'test'"
+		    " FROM edumon.org_unit WHERE code = '%s' RETURNING id",
+		    i, chans[i].severity, chans[i].subunits ? "true" : "false", chans[i].unit);
+		cr_assert_gt(count(sql), 0, "%s", sql);
+		carried = count("SELECT count(*) FROM edumon.channel_units()");
+		cr_assert_gt(carried, 0);
+		cr_expect_eq(count("WITH down AS (SELECT unit_id, min_severity FROM edumon.channel_units()),"
+				   " up AS (SELECT u.id, (ARRAY['info','warning','critical'])[min("
+				   "  array_position(ARRAY['info','warning','critical'], c.min_severity))]"
+				   "  FROM edumon.org_unit u, edumon.channel c WHERE c.removed_at IS NULL"
+				   "  AND edumon.channel_covers(c.unit_id, c.subunits, u.id) GROUP BY u.id)"
+				   " SELECT count(*) FROM ((TABLE down EXCEPT TABLE up)"
+				   " UNION ALL (TABLE up EXCEPT TABLE down)) d"),
+		    0, "after channel %zu (%s): the two disagree", i, chans[i].unit);
+	}
+	cr_expect_eq(carried, count("SELECT count(*) FROM edumon.org_unit"),
+	    "the city with subunits and the province carry every unit");
+	/* A removed channel carries nothing. */
+	tl_exec(pg, "UPDATE edumon.channel SET removed_at = now()");
+	cr_expect_eq(count("SELECT count(*) FROM edumon.channel_units()"), 0);
+}
