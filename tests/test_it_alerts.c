@@ -495,8 +495,8 @@ get_json(const char *token, const char *method, const char *path, int want)
  * does not see it, and a new episode clears the acknowledgement. */
 Test(alerts, monitor_sees_and_acknowledges_a_raised_alert)
 {
-	char *monitor = tl_token(E.db, "--monitor 320703 --label 李老师");
-	char *other = tl_token(E.db, "--monitor 320706");
+	char *monitor = tl_token_live(E.port, E.db, "--monitor 320703 --label 李老师");
+	char *other = tl_token_live(E.port, E.db, "--monitor 320706");
 	char path[512];
 	cJSON *r, *list, *one;
 	const cJSON *a;
@@ -542,7 +542,7 @@ Test(alerts, monitor_sees_and_acknowledges_a_raised_alert)
  * its message and the API show the figure in force. */
 Test(alerts, firing_alert_shows_the_figure_in_force)
 {
-	char *monitor = tl_token(E.db, "--monitor 320703");
+	char *monitor = tl_token_live(E.port, E.db, "--monitor 320703");
 	cJSON *one;
 	const cJSON *v;
 	long id;

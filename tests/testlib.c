@@ -530,6 +530,32 @@ tl_token(const char *conninfo, const char *args)
 	return tok;
 }
 
+char *
+tl_token_live(int port, const char *conninfo, const char *args)
+{
+	char *tok = tl_token(conninfo, args);
+	char *auth = xasprintf("Authorization: Bearer %s\r\n", tok);
+	struct tl_resp r;
+	int status = 0;
+
+	for (int i = 0; i < 500; i++) {
+		/* Authentication comes first: 401 unknown, 503 nothing loaded;
+		 * anything else (200, 403 for a role that may not read) knows it. */
+		if (tl_http(port, "GET", "/v1/alerts", auth, NULL, 0, &r) == 0) {
+			status = r.status;
+			tl_resp_free(&r);
+			if (status != 401 && status != 503)
+				break;
+		}
+		tl_sleep_ms(20);
+	}
+	free(auth);
+	cr_assert(status != 401 && status != 503 && status != 0,
+	    "the daemon on port %d still refuses a new token"
+						 " (%s) after 10 s: %d", port, args, status);
+	return tok;
+}
+
 /* A loopback TCP port that was free a moment ago. */
 static int
 free_port(void)

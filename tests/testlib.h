@@ -87,6 +87,15 @@ void tl_cli_refused(const char *conninfo, const char *args, int want, const char
  */
 char *tl_token(const char *conninfo, const char *args);
 
+/*
+ * tl_token for a daemon already running on port: returns once the daemon
+ * accepts the new token. A daemon learns of tokens by NOTIFY and reloads
+ * within moments, not at once; a test that uses a token it has just made
+ * must wait for that (GET /v1/alerts answers neither 401 nor 503). Fails the
+ * test after 10 s.
+ */
+char *tl_token_live(int port, const char *conninfo, const char *args);
+
 struct tl_daemon;
 
 /*
