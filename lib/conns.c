@@ -437,6 +437,22 @@ conns_open(const struct conns *cs)
 	return cs->open;
 }
 
+size_t
+conns_unflushed(const struct conns *cs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cs->nbuckets; i++) {
+		for (const struct conn *c = cs->table[i]; c != NULL; c = c->hnext) {
+			struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+
+			if (bev != NULL && evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+				n++;
+		}
+	}
+	return n;
+}
+
 unsigned long
 conns_deadline_closed(const struct conns *cs)
 {

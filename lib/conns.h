@@ -87,6 +87,13 @@ int conns_watch_close(struct conns *cs, struct evhttp_connection *evcon, conns_c
 
 /* Connections open now. */
 size_t conns_open(const struct conns *cs);
+/*
+ * Connections with an answer not yet written to the socket. An answer
+ * leaves evhttp_send_reply in the connection's output buffer and is
+ * written on a later turn of the loop: a daemon that stops must wait for
+ * this to reach 0, or it closes connections holding answers.
+ */
+size_t conns_unflushed(const struct conns *cs);
 /* Connections shut down because a request missed its deadline. */
 unsigned long conns_deadline_closed(const struct conns *cs);
 /* Times the cap was reached and accepting stopped. */

@@ -1018,6 +1018,12 @@ server_inflight(const struct server *s)
 	return s->inflight;
 }
 
+size_t
+server_unflushed(const struct server *s)
+{
+	return conns_unflushed(s->conns);
+}
+
 void
 server_free(struct server *s)
 {

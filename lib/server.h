@@ -71,6 +71,8 @@ int server_port(const struct server *s);
 void server_stop_accepting(struct server *s);
 /* Requests received and not yet answered (submissions, alert queries). */
 size_t server_inflight(const struct server *s);
+/* Connections whose answer is not yet written out (conns_unflushed). */
+size_t server_unflushed(const struct server *s);
 void server_free(struct server *s);
 
 #endif

@@ -320,10 +320,18 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (server_inflight(d->server) == 0 || now_usec() >= d->drain_deadline) {
-		if (server_inflight(d->server) > 0)
-			log_warn("shutdown: %zu requests still in flight after the drain period",
-			    server_inflight(d->server));
+	/*
+	 * Answered is not yet sent: an answer waits in its connection's
+	 * output buffer for a later turn of the loop, and stopping now would
+	 * close the connection with it (the client sees no answer to a
+	 * submission that was committed).
+	 */
+	if ((server_inflight(d->server) == 0 && server_unflushed(d->server) == 0) ||
+	    now_usec() >= d->drain_deadline) {
+		if (server_inflight(d->server) > 0 || server_unflushed(d->server) > 0)
+			log_warn("shutdown: %zu requests still in flight, %zu answers unsent after the"
+				 " drain period",
+			    server_inflight(d->server), server_unflushed(d->server));
 		event_base_loopexit(d->base, NULL);
 	}
 }
