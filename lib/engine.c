@@ -1369,6 +1369,51 @@ judge_item(struct engine *e, size_t i, int32_t today, struct engine_out *out)
 	}
 }
 
+/* The units of work of a phase: figures, aggregates, rules or episodes. */
+static size_t
+pass_units(const struct engine *e, int phase)
+{
+	switch (phase) {
+	case PASS_REBUILD:
+	case PASS_ITEMS:
+		return e->nitems;
+	case PASS_AGGS:
+	case PASS_DEADLINES:
+		return e->naggs;
+	case PASS_TICK:
+		return e->rules->nrules;
+	case PASS_ORPHANS:
+		return e->nstates;
+	}
+	return 0;
+}
+
+/* Unit i of the pass's phase. */
+static void
+pass_unit(struct engine *e, const struct engine_pass *p, size_t i, struct engine_out *out)
+{
+	switch (p->phase) {
+	case PASS_REBUILD:
+		aggs_update(e, e->items[i].slice, e->items[i].unit_id, NULL, &e->items[i], -1);
+		break;
+	case PASS_ITEMS:
+		judge_item(e, i, p->today, out);
+		break;
+	case PASS_AGGS:
+		judge_aggregate(e, &e->aggs[i], p->today, out);
+		break;
+	case PASS_TICK:
+		tick_rule(e, i, p->today, p->today, out);
+		break;
+	case PASS_DEADLINES:
+		tick_deadline(e, i, p->today, p->today, out);
+		break;
+	case PASS_ORPHANS:
+		resolve_orphan(e, i, out);
+		break;
+	}
+}
+
 bool
 engine_pass_step(struct engine *e, struct engine_pass *p, size_t budget, struct engine_out *out)
 {
@@ -1377,64 +1422,29 @@ engine_pass_step(struct engine *e, struct engine_pass *p, size_t budget, struct 
 	if (budget == 0)
 		budget = 1;
 	while (p->phase != PASS_DONE && done < budget) {
-		switch (p->phase) {
-		case PASS_REBUILD:
-			for (; p->i < e->nitems && done < budget; p->i++, done++)
-				aggs_update(e, e->items[p->i].slice, e->items[p->i].unit_id, NULL,
-				    &e->items[p->i], -1);
-			if (p->i == e->nitems) {
-				p->i = 0;
-				p->phase = p->judge ? PASS_ITEMS : PASS_DONE;
-				if (p->judge)
-					e->gen++;
-			}
-			break;
-		case PASS_ITEMS:
-			for (; p->i < e->nitems && done < budget; p->i++, done++)
-				judge_item(e, p->i, p->today, out);
-			if (p->i == e->nitems) {
-				p->i = 0;
-				p->phase = PASS_AGGS;
-			}
-			break;
-		case PASS_AGGS:
-			for (; p->i < e->naggs && done < budget; p->i++, done++)
-				judge_aggregate(e, &e->aggs[p->i], p->today, out);
-			if (p->i == e->naggs) {
-				p->i = 0;
-				p->phase = PASS_TICK;
-			}
-			break;
-		case PASS_TICK:
-			/* A rule's checks visit every school it concerns: a step of
-			 * their own, not added to one that did other work. */
-			if (p->i < e->rules->nrules && done > 0)
-				return false;
-			if (p->i < e->rules->nrules) {
-				tick_rule(e, p->i++, p->today, p->today, out);
+		size_t n = pass_units(e, p->phase);
+
+		for (; p->i < n && done < budget; p->i++) {
+			if (p->phase == PASS_TICK) {
+				/* A rule's clock checks visit every school it concerns:
+				 * a step of their own, not added to one that did other
+				 * work. */
+				if (done > 0)
+					return false;
 				done = budget;
-			}
-			if (p->i == e->rules->nrules) {
-				p->i = 0;
-				p->phase = PASS_DEADLINES;
-			}
+			} else
+				done++;
+			pass_unit(e, p, p->i, out);
+		}
+		if (p->i < n)
 			break;
-		case PASS_DEADLINES:
-			for (; p->i < e->naggs && done < budget; p->i++, done++)
-				tick_deadline(e, p->i, p->today, p->today, out);
-			if (p->i == e->naggs) {
-				p->i = 0;
-				p->phase = PASS_ORPHANS;
-			}
-			break;
-		case PASS_ORPHANS:
-			for (; p->i < e->nstates && done < budget; p->i++, done++)
-				resolve_orphan(e, p->i, out);
-			if (p->i == e->nstates) {
-				p->i = 0;
-				p->phase = PASS_DONE;
-			}
-			break;
+		p->i = 0;
+		if (p->phase == PASS_REBUILD && !p->judge) {
+			p->phase = PASS_DONE;
+		} else {
+			if (p->phase == PASS_REBUILD)
+				e->gen++; /* a new evaluation, as engine_pass_evaluate begins one */
+			p->phase++;
 		}
 	}
 	return p->phase == PASS_DONE;
