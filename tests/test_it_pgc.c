@@ -13,13 +13,20 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pgc.h"
 #include "testlib.h"
+#include "util.h"
 
 TestSuite(it_pgc, .timeout = 60);
 
-static const char *const listen_sql[] = {"LISTEN edumon_test"};
+/*
+ * Each test process listens on a channel of its own: Criterion runs tests
+ * in parallel against one database, and one test's notifications must not
+ * reach another.
+ */
+static char channel[64];
 
 struct probe {
 	struct event_base *base;
@@ -57,12 +64,12 @@ state_cb(struct pgc *c, bool ready, void *arg)
 }
 
 static void
-notify_cb(struct pgc *c, const char *channel, const char *payload, void *arg)
+notify_cb(struct pgc *c, const char *got, const char *payload, void *arg)
 {
 	struct probe *p = arg;
 
 	(void)c;
-	cr_expect_str_eq(channel, "edumon_test");
+	cr_expect_str_eq(got, channel);
 	snprintf(p->payload, sizeof p->payload, "%s", payload);
 	p->notifies++;
 	event_base_loopbreak(p->base);
@@ -76,11 +83,16 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-/* Run the loop until a notification arrives or ms pass. */
+/*
+ * Run the loop until a notification arrives or ms pass. sql is a format
+ * with one %s, the channel.
+ */
 static void
-run_probe(struct probe *p, const char *sql, long ms)
+run_probe(struct probe *p, const char *fmt, long ms)
 {
 	char *conninfo = tl_pg_conninfo_admin();
+	char *listen = NULL, *sql;
+	const char *listen_sql[1];
 	struct pgc_config cfg = {
 	    .conninfo = conninfo,
 	    .name = "test",
@@ -93,6 +105,10 @@ run_probe(struct probe *p, const char *sql, long ms)
 	};
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
+	snprintf(channel, sizeof channel, "edumon_test_%ld", (long)getpid());
+	listen = xasprintf("LISTEN %s", channel);
+	listen_sql[0] = listen;
+	sql = xasprintf(fmt, channel);
 	memset(p, 0, sizeof *p);
 	p->sql = sql;
 	p->base = event_base_new();
@@ -104,6 +120,8 @@ run_probe(struct probe *p, const char *sql, long ms)
 	pgc_free(p->pgc);
 	event_free(p->deadline);
 	event_base_free(p->base);
+	free(sql);
+	free(listen);
 	free(conninfo);
 }
 
@@ -117,7 +135,7 @@ Test(it_pgc, notification_behind_results_is_delivered)
 {
 	struct probe p;
 
-	run_probe(&p, "SELECT pg_notify('edumon_test', 'behind-results')", 5000);
+	run_probe(&p, "SELECT pg_notify('%s', 'behind-results')", 5000);
 	cr_assert_eq(p.jobs_done, 1, "the job finished");
 	cr_expect(p.job_ok);
 	cr_assert_eq(p.notifies, 1, "the notification was handed over without further traffic");
@@ -130,7 +148,7 @@ Test(it_pgc, every_notification_of_a_transaction_is_delivered)
 	struct probe p;
 
 	run_probe(&p,
-	    "SELECT g, pg_notify('edumon_test', 'n' || g) FROM generate_series(1, 3) g", 5000);
+	    "SELECT g, pg_notify('%s', 'n' || g) FROM generate_series(1, 3) g", 5000);
 	cr_assert_eq(p.jobs_done, 1);
 	cr_expect(p.job_ok);
 	/* The loop stops at the first; the rest are delivered in the same pass. */
